@@ -1,0 +1,136 @@
+"""Composition root: builds engines, job store, auth and the Flight server from Settings."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from auth import Authenticator, Tenant, TokenSigner, User, hash_password
+from auth.flight import MIDDLEWARE_KEY, AuthMiddlewareFactory, NoopHandshake
+from flight_gateway.config import ConfigError, Settings
+from flight_gateway.engines.base import Engine
+from flight_gateway.engines.demo import demo_database
+from flight_gateway.engines.duckdb import DuckDBEngine
+from flight_gateway.execution import Executor
+from flight_gateway.jobs import JobStore, SqliteJobStore
+from flight_gateway.protocol.info import ServerInfo
+from flight_gateway.protocol.server import GatewayFlightServer
+from flight_gateway.protocol.status import install_formatter
+from flight_gateway.protocol.tickets import TicketSigner
+
+log = logging.getLogger("flight_gateway")
+
+DEMO_TENANTS = ("acme", "globex")
+
+
+@dataclass
+class Gateway:
+    server: GatewayFlightServer
+    jobs: JobStore
+    engines: dict[str, Engine]
+    location: str
+    banner: list[str] = field(default_factory=list)
+
+    @property
+    def port(self) -> int:
+        return int(self.server.port)
+
+    def serve(self) -> None:
+        self.server.serve()
+
+    def shutdown(self) -> None:
+        self.server.shutdown()
+        for engine in self.engines.values():
+            engine.close()
+        self.jobs.close()
+
+
+def _private_file(path: Path, make: str) -> str:
+    """Read a small secret kept in the data dir, creating it (mode 0600) on first use."""
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(make + "\n")
+    return make
+
+
+def _signing_keys(settings: Settings) -> tuple[dict[str, bytes], str]:
+    if settings.token_keys:
+        keys = {kid: s.get_secret_value().encode() for kid, s in settings.token_keys.items()}
+        active = settings.token_active_key or sorted(keys)[-1]
+        if active not in keys:
+            raise ConfigError(f"token_active_key: {active!r} is not a key in token_keys")
+        return keys, active
+    # Without configured keys the gateway keeps one in its data dir, so a restart does not
+    # log clients out; replicas must share configured keys instead.
+    secret = _private_file(settings.data_dir / "signing-key", secrets.token_hex(32))
+    return {"local": secret.encode()}, "local"
+
+
+def _tenants_and_users(settings: Settings) -> tuple[dict[str, Tenant], dict[str, User], list[str]]:
+    tenants: dict[str, Tenant] = {}
+    users: dict[str, User] = {}
+    banner: list[str] = []
+    for cfg in settings.tenants:
+        if cfg.id in tenants:
+            raise ConfigError(f"tenants: tenant id {cfg.id!r} is declared twice")
+        database = cfg.database or str(settings.data_dir / "tenants" / f"{cfg.id}.duckdb")
+        tenants[cfg.id] = Tenant(id=cfg.id, engine=cfg.engine, database=database, read_only=cfg.read_only)
+    if settings.demo_enabled:
+        if settings.demo_password is not None:
+            password, where = settings.demo_password.get_secret_value(), "from FLIGHT_GATEWAY_DEMO_PASSWORD"
+        else:
+            path = settings.data_dir / "demo-password"
+            password = _private_file(path, secrets.token_urlsafe(12))
+            where = f"generated, kept in {path}"
+        password_hash = hash_password(password)
+        for tenant_id in DEMO_TENANTS:
+            if tenant_id in tenants:
+                raise ConfigError(f"tenants: {tenant_id!r} is reserved for the demo; set demo = false")
+            path = demo_database(settings.data_dir, tenant_id, settings.demo_rows)
+            tenants[tenant_id] = Tenant(id=tenant_id, engine="duckdb", database=str(path))
+            users[tenant_id] = User(tenant_id, password_hash, tenant_id)
+        banner += [
+            f"demo tenants: {', '.join(DEMO_TENANTS)} (username = tenant), {settings.demo_rows} rows each",
+            f"demo password: {password}  ({where})",
+        ]
+    for user in settings.users:
+        if user.tenant not in tenants:
+            raise ConfigError(f"users: user {user.username!r} names unknown tenant {user.tenant!r}")
+        if user.username in users:
+            raise ConfigError(f"users: username {user.username!r} is declared twice")
+        users[user.username] = User(user.username, user.password_hash, user.tenant, tuple(user.roles))
+    if not tenants:
+        raise ConfigError("tenants: no tenants are configured and demo = false; declare [[tenants]]")
+    return tenants, users, banner
+
+
+def build(settings: Settings) -> Gateway:
+    install_formatter()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    tenants, users, banner = _tenants_and_users(settings)
+    keys, active = _signing_keys(settings)
+    token_signer = TokenSigner(keys, active, settings.token_ttl_seconds)
+    authenticator = Authenticator(users, tenants, token_signer)
+    duck = DuckDBEngine({t.id: t.database or ":memory:" for t in tenants.values() if t.engine == "duckdb"})
+    engines: dict[str, Engine] = {"duckdb": duck}
+    jobs = SqliteJobStore(settings.jobs_path)
+    executor = Executor(
+        engines, jobs, batch_rows=settings.batch_rows, store_sql_text=settings.store_sql_text
+    )
+    location = f"grpc://{settings.host}:{settings.port}"
+    server = GatewayFlightServer(
+        location,
+        executor=executor,
+        signer=TicketSigner(keys[active]),
+        info=ServerInfo(engines),
+        ticket_ttl=settings.ticket_ttl_seconds,
+        middleware={MIDDLEWARE_KEY: AuthMiddlewareFactory(authenticator)},
+        auth_handler=NoopHandshake(),
+    )
+    return Gateway(server, jobs, engines, location, banner)

@@ -1,0 +1,126 @@
+"""Typed settings: the ONLY reader of environment variables and the config file.
+
+Precedence: CLI flags > `FLIGHT_GATEWAY_*` environment variables > TOML file (`--config`) > defaults.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+_NAME = r"^[A-Za-z][A-Za-z0-9_-]{0,62}$"
+
+
+class ConfigError(Exception):
+    """Invalid configuration; the message names the key and the fix."""
+
+
+class TenantConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=_NAME)
+    engine: Literal["duckdb"] = "duckdb"
+    database: str | None = Field(
+        default=None, description="DuckDB file for this tenant; default <data_dir>/tenants/<id>.duckdb"
+    )
+    read_only: bool = False
+
+
+class UserConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: str = Field(min_length=1)
+    password_hash: str = Field(description="scrypt hash from `flight-gateway auth hash-password`")
+    tenant: str = Field(pattern=_NAME)
+    roles: list[str] = Field(default_factory=list)
+
+    @field_validator("password_hash")
+    @classmethod
+    def _is_hash(cls, value: str) -> str:
+        if not (value.startswith("scrypt$") and value.count("$") == 5):
+            raise ValueError("must be an scrypt hash (scrypt$...), never a clear-text password")
+        return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FLIGHT_GATEWAY_", extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8815, ge=0, le=65535)
+    data_dir: Path = Field(default=Path(".flight-gateway"), description="state: job store, keys, demo DBs")
+    jobs_db: Path | None = Field(default=None, description="SQLite job store; default <data_dir>/jobs.sqlite3")
+    demo: bool | None = Field(default=None, description="serve the demo tenants; default: on if no tenants")
+    demo_rows: int = Field(default=100_000, ge=100, le=1_000_000_000)
+    demo_password: SecretStr | None = None
+    token_ttl_seconds: int = Field(default=12 * 3600, ge=60)
+    token_keys: dict[str, SecretStr] = Field(
+        default_factory=dict, description="kid -> secret (>= 32 chars); default: a key kept in data_dir"
+    )
+    token_active_key: str | None = None
+    ticket_ttl_seconds: int = Field(default=3600, ge=10)
+    batch_rows: int = Field(default=65_536, ge=1024, le=4_194_304)
+    store_sql_text: bool = False
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    tenants: list[TenantConfig] = Field(default_factory=list)
+    users: list[UserConfig] = Field(default_factory=list)
+
+    @field_validator("token_keys")
+    @classmethod
+    def _strong_keys(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        for kid, secret in value.items():
+            if len(secret.get_secret_value()) < 32:
+                raise ValueError(f"key {kid!r} is shorter than 32 characters; use `openssl rand -hex 32`")
+        return value
+
+    @property
+    def demo_enabled(self) -> bool:
+        return self.demo if self.demo is not None else not self.tenants
+
+    @property
+    def jobs_path(self) -> Path:
+        return self.jobs_db or self.data_dir / "jobs.sqlite3"
+
+
+def _describe(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"]) or "(root)"
+        env = "FLIGHT_GATEWAY_" + str(item["loc"][0]).upper() if item["loc"] else ""
+        lines.append(f"  {key}: {item['msg']} (config key '{key}', env {env})")
+    return "invalid configuration:\n" + "\n".join(lines)
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Settings from flags (`overrides`), env and an optional TOML file; ConfigError if invalid."""
+    if config_file is not None and not config_file.is_file():
+        raise ConfigError(f"config file {config_file} does not exist or is not a file (--config)")
+
+    class _FromFile(Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            sources = [init_settings, env_settings]
+            if config_file is not None:
+                sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+            return tuple(sources)
+
+    try:
+        return _FromFile(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+    except ValueError as exc:  # e.g. TOML syntax errors
+        raise ConfigError(f"cannot read config file {config_file}: {exc}") from None

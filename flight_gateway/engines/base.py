@@ -1,0 +1,135 @@
+"""The engine seam: what the protocol layer needs from a database, in plain Python and Arrow."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Protocol
+
+import pyarrow as pa
+
+from auth import Tenant
+
+
+class StatementKind(enum.Enum):
+    QUERY = "query"  # returns rows; runs when the result is read
+    DML = "dml"  # changes rows; runs once, returns a count
+    DDL = "ddl"
+    OTHER = "other"  # session/utility statements (SET, PRAGMA, ...)
+
+
+@dataclass(frozen=True)
+class StatementShape:
+    """What a statement returns and takes, known without running it."""
+
+    kind: StatementKind
+    schema: pa.Schema
+    parameters: pa.Schema
+
+
+@dataclass(frozen=True)
+class TableRef:
+    catalog: str
+    schema: str
+    name: str
+    type: str
+
+
+@dataclass(frozen=True)
+class PrimaryKeyColumn:
+    catalog: str
+    schema: str
+    table: str
+    column: str
+    seq: int
+    name: str | None
+
+
+@dataclass(frozen=True)
+class ForeignKeyColumn:
+    pk_catalog: str
+    pk_schema: str
+    pk_table: str
+    pk_column: str
+    fk_catalog: str
+    fk_schema: str
+    fk_table: str
+    fk_column: str
+    seq: int
+    fk_name: str | None
+    pk_name: str | None
+    update_rule: int
+    delete_rule: int
+
+
+@dataclass(frozen=True)
+class TableFilter:
+    """LIKE patterns (None = any) as Flight SQL's GetTables sends them."""
+
+    catalog: str | None = None
+    schema_pattern: str | None = None
+    table_pattern: str | None = None
+    table_types: Sequence[str] = ()
+
+
+class Catalog(Protocol):
+    """What the tenant can see of the database's catalog. Results are small by construction."""
+
+    def catalogs(self) -> list[str]: ...
+
+    def schemas(self, catalog: str | None, pattern: str | None) -> list[tuple[str, str]]: ...
+
+    def tables(self, where: TableFilter) -> list[TableRef]: ...
+
+    def table_schema(self, table: TableRef) -> pa.Schema: ...
+
+    def table_types(self) -> list[str]: ...
+
+    def primary_keys(self, catalog: str | None, schema: str | None, table: str) -> list[PrimaryKeyColumn]: ...
+
+    def foreign_keys(
+        self,
+        pk: tuple[str | None, str | None, str | None],
+        fk: tuple[str | None, str | None, str | None],
+    ) -> list[ForeignKeyColumn]: ...
+
+
+class EngineSession(Protocol):
+    """One connection, acting as the tenant (its own database or database user)."""
+
+    def describe(self, sql: str, params: pa.RecordBatch | None = None) -> StatementShape: ...
+
+    def execute(self, sql: str, params: pa.RecordBatch | None, batch_rows: int) -> pa.RecordBatchReader: ...
+
+    def execute_update(self, sql: str, params: pa.RecordBatch | None) -> int: ...
+
+    def catalog(self) -> Catalog: ...
+
+    def cancel(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    """What the engine tells clients about itself (Flight SQL GetSqlInfo)."""
+
+    version: str
+    keywords: tuple[str, ...]
+    numeric_functions: tuple[str, ...]
+    string_functions: tuple[str, ...]
+    system_functions: tuple[str, ...]
+    datetime_functions: tuple[str, ...]
+
+
+class Engine(Protocol):
+    """One configured backend; hands out sessions for tenants."""
+
+    name: str
+    dialect: str
+
+    def info(self) -> EngineInfo: ...
+
+    def session(self, tenant: Tenant) -> AbstractContextManager[EngineSession]: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,225 @@
+"""The embedded DuckDB engine: one database per tenant, locked against files and settings."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+from duckdb import _seam
+
+from auth import Tenant
+from flight_gateway.engines.base import EngineInfo, StatementKind, StatementShape
+from flight_gateway.engines.duckdb_catalog import DuckDBCatalog
+from flight_gateway.engines.duckdb_errors import map_duckdb_error
+from flight_gateway.errors import GatewayError, Status, denied, invalid, not_found
+
+# Tenant sessions may not reach files, extensions or settings: what a tenant can touch is its
+# own database and nothing else on the host.
+LOCKED_CONFIG: dict[str, Any] = {
+    "enable_external_access": False,
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "allow_community_extensions": False,
+    "lock_configuration": True,
+}
+
+# Statement types that change the session or reach outside the database; refused up front
+# with a clear message rather than with DuckDB's lower-level permission errors.
+_REFUSED = {
+    "ATTACH": "attaching databases",
+    "DETACH": "detaching databases",
+    "LOAD": "loading extensions",
+    "EXTENSION": "installing extensions",
+    "SET": "changing settings",
+    "VARIABLE_SET": "changing settings",
+    "COPY": "COPY to or from files",
+    "COPY_DATABASE": "copying databases",
+    "EXPORT": "exporting databases",
+    "IMPORT": "importing databases",
+    "TRANSACTION": "explicit transactions (each statement commits on its own)",
+}
+_DML = {"INSERT", "UPDATE", "DELETE", "MERGE_INTO"}
+_DDL = {"CREATE", "DROP", "ALTER", "CREATE_FUNC"}
+
+
+def _positional(params: pa.RecordBatch) -> list[list[Any]]:
+    columns = [params.column(i).to_pylist() for i in range(params.num_columns)]
+    return [list(row) for row in zip(*columns, strict=True)] if columns else [[]] * params.num_rows
+
+
+class DuckDBSession:
+    """One cursor on the tenant's database; lives for one statement (and its result stream)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, read_only: bool) -> None:
+        self._con = con
+        self._read_only = read_only
+
+    def _guard(self, action: Callable[[], Any]) -> Any:
+        try:
+            return action()
+        except duckdb.Error as exc:
+            raise map_duckdb_error(exc) from exc
+
+    def _statement_type(self, sql: str) -> str:
+        statements = self._guard(lambda: self._con.extract_statements(sql))
+        if len(statements) != 1:
+            raise invalid(
+                "MULTIPLE_STATEMENTS" if statements else "EMPTY_STATEMENT",
+                f"expected exactly one SQL statement, got {len(statements)}; send statements one at a time",
+            )
+        kind: str = statements[0].type.name
+        if kind in _REFUSED:
+            raise denied("STATEMENT_NOT_ALLOWED", f"{_REFUSED[kind]} is not allowed through the gateway")
+        return kind
+
+    def describe(self, sql: str, params: pa.RecordBatch | None = None) -> StatementShape:
+        statement_type = self._statement_type(sql)
+        values = _positional(params)[0] if params is not None and params.num_rows else None
+        sig = self._guard(lambda: _seam.bind(self._con, sql, values=values))
+        if sig.return_type == "query_result":
+            kind = StatementKind.QUERY
+        elif statement_type in _DML:
+            kind = StatementKind.DML
+        elif statement_type in _DDL:
+            kind = StatementKind.DDL
+        else:
+            kind = StatementKind.OTHER
+        if self._read_only and kind is not StatementKind.QUERY:
+            raise denied("READ_ONLY_TENANT", "this tenant is read-only; only queries are allowed")
+        schema = self._arrow_schema(sig.names, sig.types)
+        parameters = self._arrow_schema([str(i) for i in range(len(sig.parameters))], [t for _, t in sig.parameters])
+        return StatementShape(kind, schema, parameters)
+
+    def _arrow_schema(self, names: list[str], types: list[Any]) -> pa.Schema:
+        # A parameter of unknown type (e.g. `SELECT ?`) has no Arrow type until values are bound.
+        fields = []
+        for name, duck_type in zip(names, types, strict=True):
+            if str(duck_type) == "UNKNOWN":
+                fields.append(pa.field(name, pa.null()))
+            else:
+                fields.append(self._guard(lambda n=name, t=duck_type: _seam.arrow_schema(self._con, [n], [t]))[0])
+        return pa.schema(fields)
+
+    def execute(self, sql: str, params: pa.RecordBatch | None, batch_rows: int) -> pa.RecordBatchReader:
+        rows = _positional(params) if params is not None else [None]
+        if len(rows) != 1:
+            raise invalid("TOO_MANY_PARAMETER_ROWS", "a query takes exactly one row of parameters")
+
+        def run() -> pa.RecordBatchReader:
+            relation = self._con.sql(sql, params=rows[0])
+            if relation is None:
+                raise invalid("NO_RESULT", "the statement returns no result set; run it as an update")
+            return relation.to_arrow_reader(batch_rows)
+
+        reader: pa.RecordBatchReader = self._guard(run)
+        return reader
+
+    def execute_update(self, sql: str, params: pa.RecordBatch | None) -> int:
+        rows = _positional(params) if params is not None and params.num_rows else [None]
+        total = 0
+        for row in rows:
+            result = self._guard(lambda r=row: self._con.execute(sql, r).fetchall())
+            if result and len(result[0]) == 1 and isinstance(result[0][0], int):
+                total += result[0][0]
+        return total
+
+    def catalog(self) -> DuckDBCatalog:
+        return DuckDBCatalog(self._con)
+
+    def cancel(self) -> None:
+        self._con.interrupt()
+
+
+class DuckDBEngine:
+    """Opens each tenant's database once (locked) and hands out a cursor per session."""
+
+    name = "duckdb"
+    dialect = "duckdb"
+
+    def __init__(self, databases: Mapping[str, Path | str]) -> None:
+        self._paths = dict(databases)
+        self._dbs: dict[str, duckdb.DuckDBPyConnection] = {}
+        self._lock = threading.Lock()
+        self._info: EngineInfo | None = None
+
+    def info(self) -> EngineInfo:
+        if self._info is None:
+            self._info = duckdb_info()
+        return self._info
+
+    def _database(self, tenant: Tenant) -> duckdb.DuckDBPyConnection:
+        with self._lock:
+            db = self._dbs.get(tenant.id)
+            if db is None:
+                path = self._paths.get(tenant.id)
+                if path is None:
+                    raise not_found("NO_DATABASE", f"no DuckDB database is configured for tenant {tenant.id!r}")
+                try:
+                    db = duckdb.connect(str(path), config=LOCKED_CONFIG)
+                except duckdb.Error as exc:
+                    raise GatewayError(
+                        Status.UNAVAILABLE, "ENGINE_UNAVAILABLE", f"cannot open the tenant database: {exc}"
+                    ) from exc
+                self._dbs[tenant.id] = db
+            return db
+
+    @contextmanager
+    def session(self, tenant: Tenant) -> Iterator[DuckDBSession]:
+        cursor = self._database(tenant).cursor()
+        try:
+            yield DuckDBSession(cursor, tenant.read_only)
+        finally:
+            cursor.close()
+
+    def close(self) -> None:
+        with self._lock:
+            for db in self._dbs.values():
+                db.close()
+            self._dbs.clear()
+
+
+_DATETIME_TYPES = ("DATE", "TIME", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "INTERVAL", "TIME WITH TIME ZONE")
+_SYSTEM_FUNCTIONS = (
+    "current_catalog", "current_database", "current_schema", "current_schemas", "current_setting",
+    "current_user", "database", "session_user", "user", "version", "typeof", "pg_typeof",
+)  # fmt: skip
+
+
+def duckdb_info() -> EngineInfo:
+    """Keywords and function lists straight from DuckDB's catalog (an in-memory database)."""
+    con = duckdb.connect()
+    try:
+
+        def names(where: str) -> tuple[str, ...]:
+            rows = con.execute(
+                "select distinct function_name from duckdb_functions() "
+                "where function_type = 'scalar' and regexp_full_match(function_name, '[a-z][a-z0-9_]*') "
+                f"and ({where}) "
+                "order by 1"
+            ).fetchall()
+            return tuple(r[0] for r in rows)
+
+        version = con.execute("select version()").fetchall()[0][0]
+        keywords = tuple(
+            r[0].upper() for r in con.execute("select keyword_name from duckdb_keywords() order by 1").fetchall()
+        )
+        datetime_types = ", ".join(f"'{t}'" for t in _DATETIME_TYPES)
+        return EngineInfo(
+            version=f"DuckDB {version}",
+            keywords=keywords,
+            numeric_functions=names("list_contains(categories, 'numeric')"),
+            string_functions=names(
+                "list_has_any(categories, ['string', 'regex', 'text_similarity'])"
+            ),
+            system_functions=tuple(f for f in names("true") if f in _SYSTEM_FUNCTIONS),
+            datetime_functions=names(
+                f"list_has_any(categories, ['date', 'timestamp']) or return_type in ({datetime_types})"
+            ),
+        )
+    finally:
+        con.close()

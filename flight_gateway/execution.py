@@ -1,0 +1,182 @@
+"""Runs statements for a request: engine session + job record + cancellation, no Flight verbs."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from typing import TypeVar
+
+import pyarrow as pa
+
+from flight_gateway.context import RequestContext
+from flight_gateway.engines.base import Catalog, Engine, EngineSession, StatementShape
+from flight_gateway.errors import GatewayError, Status, cancelled
+from flight_gateway.jobs import Job, JobState, JobStore, fingerprint
+
+log = logging.getLogger("flight_gateway.execution")
+T = TypeVar("T")
+
+
+class CancelOutcome:
+    CANCELLED = 1
+    CANCELLING = 2
+    NOT_CANCELLABLE = 3
+
+
+class Executor:
+    def __init__(
+        self,
+        engines: Mapping[str, Engine],
+        jobs: JobStore,
+        *,
+        batch_rows: int,
+        store_sql_text: bool,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._engines = dict(engines)
+        self.jobs = jobs
+        self._batch_rows = batch_rows
+        self._store_sql = store_sql_text
+        self._clock = clock
+        self._running: dict[str, EngineSession] = {}
+        self._cancelled: set[str] = set()
+        self._lock = threading.Lock()
+
+    def _engine(self, ctx: RequestContext) -> Engine:
+        engine = self._engines.get(ctx.tenant.engine)
+        if engine is None:
+            raise GatewayError(
+                Status.UNAVAILABLE, "ENGINE_UNAVAILABLE", f"engine {ctx.tenant.engine!r} is not configured"
+            )
+        return engine
+
+    def describe(self, ctx: RequestContext, sql: str, params: pa.RecordBatch | None = None) -> StatementShape:
+        with self._engine(ctx).session(ctx.tenant) as session:
+            return session.describe(sql, params)
+
+    def catalog(self, ctx: RequestContext, read: Callable[[Catalog], T]) -> T:
+        with self._engine(ctx).session(ctx.tenant) as session:
+            return read(session.catalog())
+
+    def new_job(self, ctx: RequestContext, sql: str, kind: str) -> str:
+        job = Job(
+            id=uuid.uuid4().hex,
+            tenant=ctx.tenant.id,
+            subject=ctx.principal.subject,
+            kind=kind,
+            fingerprint=fingerprint(sql),
+            state=JobState.QUEUED,
+            created_at=self._clock(),
+            sql_text=sql if self._store_sql else None,
+            peer=ctx.peer,
+        )
+        self.jobs.create(job)
+        return job.id
+
+    def _fail(self, job_id: str, error: GatewayError) -> None:
+        state = JobState.CANCELLED if error.status is Status.CANCELLED else JobState.FAILED
+        self.jobs.finish(job_id, state, self._clock(), error_code=error.code, error_message=error.message)
+
+    def record_failure(self, ctx: RequestContext, sql: str, kind: str, error: GatewayError) -> None:
+        """A statement refused before it ran (bad SQL, not allowed) is still a job."""
+        self._fail(self.new_job(ctx, sql, kind), error)
+
+    def stream(
+        self, ctx: RequestContext, job_id: str, sql: str, params: pa.RecordBatch | None
+    ) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+        """Start the query now (so errors surface before any data) and stream its batches."""
+        job = self.jobs.get(job_id)
+        if job is not None and job.state is JobState.CANCELLED:
+            raise cancelled("the query was cancelled; run it again")
+        session_cm = self._engine(ctx).session(ctx.tenant)
+        session = session_cm.__enter__()
+        try:
+            with self._lock:
+                self._running[job_id] = session
+            self.jobs.start(job_id, self._clock())
+            reader = session.execute(sql, params, self._batch_rows)
+        except GatewayError as err:
+            self._release(job_id, session_cm)
+            self._fail(job_id, err)
+            raise
+        except BaseException:
+            self._release(job_id, session_cm)
+            raise
+        return reader.schema, self._batches(job_id, reader, session_cm)
+
+    def _release(self, job_id: str, session_cm: object) -> None:
+        with self._lock:
+            self._running.pop(job_id, None)
+            self._cancelled.discard(job_id)
+        session_cm.__exit__(None, None, None)  # type: ignore[attr-defined]
+
+    def _batches(self, job_id: str, reader: pa.RecordBatchReader, session_cm: object) -> Iterator[pa.RecordBatch]:
+        rows = nbytes = 0
+        state, code, message = JobState.SUCCEEDED, None, None
+        try:
+            for batch in reader:
+                rows += batch.num_rows
+                nbytes += batch.nbytes
+                yield batch
+        except GeneratorExit:
+            # The client went away mid-stream: stop the engine's work too.
+            state, code, message = JobState.CANCELLED, "CLIENT_DISCONNECTED", "the client closed the stream"
+            with self._lock:
+                session = self._running.get(job_id)
+            if session is not None:
+                session.cancel()
+            raise
+        except GatewayError as err:
+            state, code, message = JobState.FAILED, err.code, err.message
+            raise
+        except Exception as exc:  # the engine's reader raises its driver's errors mid-stream
+            with self._lock:
+                was_cancelled = job_id in self._cancelled
+            if was_cancelled:
+                state, code, message = JobState.CANCELLED, "CANCELLED", "cancelled by request"
+                raise cancelled("the query was cancelled") from exc
+            state, code, message = JobState.FAILED, "ENGINE_ERROR", str(exc)
+            raise
+        finally:
+            reader.close()
+            self._release(job_id, session_cm)
+            self.jobs.finish(
+                job_id, state, self._clock(), rows=rows, bytes_=nbytes, error_code=code, error_message=message
+            )
+
+    def update(self, ctx: RequestContext, sql: str, params: pa.RecordBatch | None, kind: str) -> int:
+        job_id = self.new_job(ctx, sql, kind)
+        self.jobs.start(job_id, self._clock())
+        try:
+            with self._engine(ctx).session(ctx.tenant) as session:
+                with self._lock:
+                    self._running[job_id] = session
+                try:
+                    count = session.execute_update(sql, params)
+                finally:
+                    with self._lock:
+                        self._running.pop(job_id, None)
+        except GatewayError as err:
+            self._fail(job_id, err)
+            raise
+        self.jobs.finish(job_id, JobState.SUCCEEDED, self._clock(), rows=count)
+        return count
+
+    def cancel(self, tenant_id: str, job_id: str) -> int:
+        job = self.jobs.get(job_id)
+        if job is None or job.tenant != tenant_id:
+            raise GatewayError(Status.NOT_FOUND, "JOB_NOT_FOUND", "no such query for this tenant")
+        if job.state.finished:
+            return CancelOutcome.NOT_CANCELLABLE
+        with self._lock:
+            session = self._running.get(job_id)
+            if session is not None:
+                self._cancelled.add(job_id)
+        if session is not None:
+            session.cancel()
+            return CancelOutcome.CANCELLING
+        self.jobs.finish(job_id, JobState.CANCELLED, self._clock(), error_code="CANCELLED")
+        return CancelOutcome.CANCELLED

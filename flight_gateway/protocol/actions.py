@@ -1,0 +1,95 @@
+"""Flight actions: prepared statement lifecycle and cancellation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pyarrow.flight as fl
+from google.protobuf.message import DecodeError
+
+from flight_gateway.context import RequestContext
+from flight_gateway.errors import GatewayError, invalid, unimplemented
+from flight_gateway.execution import Executor
+from flight_gateway.protocol import flight_actions_pb2 as wire
+from flight_gateway.protocol import flightsql_pb2 as pb
+from flight_gateway.protocol.commands import pack, unpack, unpack_action
+from flight_gateway.protocol.statements import Statements
+from flight_gateway.protocol.tickets import TicketSigner
+
+_NO_TRANSACTIONS = (
+    "transactions are not supported (SqlInfo FLIGHT_SQL_SERVER_TRANSACTION is NONE); "
+    "each statement commits on its own"
+)
+_UNSUPPORTED = {
+    "BeginTransaction": _NO_TRANSACTIONS,
+    "EndTransaction": _NO_TRANSACTIONS,
+    "BeginSavepoint": _NO_TRANSACTIONS,
+    "EndSavepoint": _NO_TRANSACTIONS,
+    "CreatePreparedSubstraitPlan": "Substrait plans are not supported; send SQL",
+}
+
+
+class Actions:
+    def __init__(self, executor: Executor, signer: TicketSigner, statements: Statements) -> None:
+        self._executor = executor
+        self._signer = signer
+        self._statements = statements
+        self._table: dict[str, tuple[str, Callable[[RequestContext, bytes], list[bytes]]]] = {
+            "CreatePreparedStatement": ("Create a prepared statement (Flight SQL)", self._create),
+            "ClosePreparedStatement": ("Close a prepared statement (Flight SQL)", self._close),
+            "CancelFlightInfo": ("Cancel the query behind a FlightInfo (Flight RPC)", self._cancel_flight_info),
+            "CancelQuery": ("Cancel the query behind a FlightInfo (Flight SQL, deprecated)", self._cancel_query),
+        }
+
+    def listing(self) -> list[tuple[str, str]]:
+        return [(name, description) for name, (description, _) in self._table.items()]
+
+    def run(self, ctx: RequestContext, name: str, body: bytes) -> list[bytes]:
+        if name in _UNSUPPORTED:
+            raise unimplemented("UNSUPPORTED_ACTION", _UNSUPPORTED[name])
+        entry = self._table.get(name)
+        if entry is None:
+            raise unimplemented("UNKNOWN_ACTION", f"action {name!r} is not supported; see ListActions")
+        return entry[1](ctx, body)
+
+    def _create(self, ctx: RequestContext, body: bytes) -> list[bytes]:
+        request = unpack_action(body, pb.ActionCreatePreparedStatementRequest)
+        return [self._statements.create_prepared(ctx, request)]
+
+    def _close(self, ctx: RequestContext, body: bytes) -> list[bytes]:
+        # Handles are self-contained: nothing is held server-side, so closing only validates.
+        request = unpack_action(body, pb.ActionClosePreparedStatementRequest)
+        self._statements.open_handle(ctx, request.prepared_statement_handle)  # type: ignore[attr-defined]
+        return []
+
+    def _cancel(self, ctx: RequestContext, info_bytes: bytes) -> int:
+        try:
+            info = fl.FlightInfo.deserialize(info_bytes)
+        except Exception as exc:
+            raise invalid("MALFORMED_FLIGHT_INFO", "the request does not hold a valid FlightInfo") from exc
+        outcome = 3  # NOT_CANCELLABLE: metadata and already-finished results
+        for endpoint in info.endpoints:
+            ticket = unpack(endpoint.ticket.ticket)
+            if not isinstance(ticket, pb.TicketStatementQuery):
+                raise invalid("MALFORMED_TICKET", "the FlightInfo was not issued by this gateway")
+            body = self._signer.verify("ticket", ctx.tenant.id, ticket.statement_handle)
+            if "j" in body:
+                try:
+                    outcome = min(outcome, self._executor.cancel(ctx.tenant.id, str(body["j"])))
+                except GatewayError:
+                    continue
+        return outcome
+
+    def _cancel_flight_info(self, ctx: RequestContext, body: bytes) -> list[bytes]:
+        request = wire.CancelFlightInfoRequest()
+        try:
+            request.ParseFromString(body)
+        except DecodeError:
+            raise invalid("MALFORMED_ACTION", "the body is not a CancelFlightInfoRequest") from None
+        status = self._cancel(ctx, request.info)
+        return [wire.CancelFlightInfoResult(status=status).SerializeToString()]
+
+    def _cancel_query(self, ctx: RequestContext, body: bytes) -> list[bytes]:
+        request = unpack_action(body, pb.ActionCancelQueryRequest)
+        status = self._cancel(ctx, request.info)  # type: ignore[attr-defined]
+        return [pack(pb.ActionCancelQueryResult(result=status))]  # type: ignore[arg-type]

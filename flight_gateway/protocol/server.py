@@ -1,0 +1,235 @@
+"""The Flight service: decode the command, dispatch to its handler, encode the answer.
+
+Every handler runs inside `_call`, which turns GatewayErrors into Flight statuses and anything
+unexpected into INTERNAL with a request id (the traceback goes to the log, never the client).
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import pyarrow as pa
+import pyarrow.flight as fl
+from google.protobuf import message
+
+from auth.flight import MIDDLEWARE_KEY, AuthMiddleware
+from flight_gateway.context import RequestContext
+from flight_gateway.errors import GatewayError, Status, invalid, unimplemented
+from flight_gateway.execution import Executor
+from flight_gateway.protocol import flightsql_pb2 as pb
+from flight_gateway.protocol.actions import Actions
+from flight_gateway.protocol.commands import pack, unpack
+from flight_gateway.protocol.info import ServerInfo
+from flight_gateway.protocol.metadata import CATALOG_COMMANDS
+from flight_gateway.protocol.statements import Planned, Statements
+from flight_gateway.protocol.status import to_flight_error
+from flight_gateway.protocol.tickets import TicketSigner, decode_batch
+
+log = logging.getLogger("flight_gateway.protocol")
+T = TypeVar("T")
+
+
+class GatewayFlightServer(fl.FlightServerBase):  # type: ignore[misc]
+    def __init__(
+        self,
+        location: str,
+        *,
+        executor: Executor,
+        signer: TicketSigner,
+        info: ServerInfo,
+        ticket_ttl: int,
+        middleware: dict[str, fl.ServerMiddlewareFactory],
+        auth_handler: fl.ServerAuthHandler,
+        tls_certificates: list[tuple[bytes, bytes]] | None = None,
+    ) -> None:
+        super().__init__(
+            location,
+            auth_handler=auth_handler,
+            middleware=middleware,
+            tls_certificates=tls_certificates or [],
+        )
+        self._executor = executor
+        self._signer = signer
+        self._info = info
+        self._statements = Statements(executor, signer, ticket_ttl)
+        self._actions = Actions(executor, signer, self._statements)
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _context(self, call: fl.ServerCallContext) -> RequestContext:
+        mw: AuthMiddleware | None = call.get_middleware(MIDDLEWARE_KEY)
+        if mw is None:  # the middleware rejects unauthenticated calls before we get here
+            raise GatewayError(Status.UNAUTHENTICATED, "NO_CREDENTIALS", "authentication required")
+        return RequestContext(
+            principal=mw.principal,
+            tenant=mw.tenant,
+            request_id=uuid.uuid4().hex[:16],
+            peer=call.peer(),
+            user_agent=mw.user_agent,
+        )
+
+    def _call(self, call: fl.ServerCallContext, what: str, fn: Callable[[RequestContext], T]) -> T:
+        request_id = "-"
+        try:
+            ctx = self._context(call)
+            request_id = ctx.request_id
+            return fn(ctx)
+        except GatewayError as err:
+            log.info("%s failed: %s %s", what, err.code, request_id)
+            raise to_flight_error(err, request_id) from None
+        except fl.FlightError:
+            raise
+        except Exception:
+            log.exception("%s failed unexpectedly (request %s)", what, request_id)
+            err = GatewayError(
+                Status.INTERNAL, "INTERNAL", f"internal error; report request id {request_id} to the operator"
+            )
+            raise to_flight_error(err, request_id) from None
+
+    def _guarded(self, batches: Iterator[pa.RecordBatch], request_id: str) -> Iterator[pa.RecordBatch]:
+        """Errors raised mid-stream get the same treatment as errors before it."""
+        try:
+            yield from batches
+        except GatewayError as err:
+            raise to_flight_error(err, request_id) from None
+        except (fl.FlightError, GeneratorExit):
+            raise
+        except Exception:
+            log.exception("stream failed (request %s)", request_id)
+            err = GatewayError(Status.INTERNAL, "STREAM_FAILED", f"the result stream failed (request {request_id})")
+            raise to_flight_error(err, request_id) from None
+
+    @staticmethod
+    def _command(descriptor: fl.FlightDescriptor) -> message.Message:
+        if descriptor.descriptor_type != fl.DescriptorType.CMD:
+            raise invalid("PATH_DESCRIPTOR", "path descriptors are not supported; send a Flight SQL command")
+        return unpack(descriptor.command)
+
+    # -- GetFlightInfo / GetSchema -----------------------------------------------------------
+
+    def _plan(self, ctx: RequestContext, cmd: message.Message) -> Planned:
+        if isinstance(cmd, pb.CommandStatementQuery):
+            if cmd.HasField("transaction_id"):
+                raise unimplemented("NO_TRANSACTIONS", "transactions are not supported")
+            return self._statements.plan(ctx, cmd.query, None)
+        if isinstance(cmd, pb.CommandPreparedStatementQuery):
+            sql, params = self._statements.open_handle(ctx, cmd.prepared_statement_handle)
+            return self._statements.plan(ctx, sql, params)
+        schema = self._metadata_schema(ctx, cmd)
+        return Planned(schema, self._statements.ticket(ctx, {"k": "m", "c": _b64(cmd)}))
+
+    def _metadata_schema(self, ctx: RequestContext, cmd: message.Message) -> pa.Schema:
+        if isinstance(cmd, pb.CommandGetSqlInfo):
+            return self._info.sql_info_schema
+        if isinstance(cmd, pb.CommandGetXdbcTypeInfo):
+            return self._info.xdbc_schema
+        command = CATALOG_COMMANDS.get(type(cmd))
+        if command is None:
+            raise unimplemented(
+                "UNSUPPORTED_COMMAND", f"{type(cmd).__name__} is not supported by this gateway"
+            )
+        return command.schema(cmd)
+
+    def get_flight_info(self, context: fl.ServerCallContext, descriptor: fl.FlightDescriptor) -> fl.FlightInfo:
+        def run(ctx: RequestContext) -> fl.FlightInfo:
+            planned = self._plan(ctx, self._command(descriptor))
+            endpoint = fl.FlightEndpoint(planned.ticket, [])
+            return fl.FlightInfo(planned.schema, descriptor, [endpoint], planned.total_records, -1)
+
+        return self._call(context, "GetFlightInfo", run)
+
+    def get_schema(self, context: fl.ServerCallContext, descriptor: fl.FlightDescriptor) -> fl.SchemaResult:
+        def run(ctx: RequestContext) -> fl.SchemaResult:
+            cmd = self._command(descriptor)
+            if isinstance(cmd, pb.CommandStatementQuery):
+                return fl.SchemaResult(self._statements.schema_of(ctx, cmd.query, None))
+            if isinstance(cmd, pb.CommandPreparedStatementQuery):
+                sql, params = self._statements.open_handle(ctx, cmd.prepared_statement_handle)
+                return fl.SchemaResult(self._statements.schema_of(ctx, sql, params))
+            return fl.SchemaResult(self._metadata_schema(ctx, cmd))
+
+        return self._call(context, "GetSchema", run)
+
+    # -- DoGet -------------------------------------------------------------------------------
+
+    def do_get(self, context: fl.ServerCallContext, ticket: fl.Ticket) -> fl.FlightDataStream:
+        def run(ctx: RequestContext) -> fl.FlightDataStream:
+            cmd = unpack(ticket.ticket)
+            if not isinstance(cmd, pb.TicketStatementQuery):
+                raise invalid("MALFORMED_TICKET", "the ticket was not issued by this gateway")
+            body = self._signer.verify("ticket", ctx.tenant.id, cmd.statement_handle)
+            kind = body.get("k")
+            if kind == "q":
+                schema, batches = self._executor.stream(ctx, body["j"], body["s"], decode_batch(body.get("p")))
+                return fl.GeneratorStream(schema, self._guarded(batches, ctx.request_id))
+            if kind == "c":
+                table = pa.table({body["f"]: pa.array([body["n"]], pa.int64())})
+                return fl.RecordBatchStream(table)
+            if kind == "m":
+                return fl.RecordBatchStream(self._metadata_table(ctx, _unb64(body["c"])))
+            raise invalid("MALFORMED_TICKET", "the ticket was not issued by this gateway")
+
+        return self._call(context, "DoGet", run)
+
+    def _metadata_table(self, ctx: RequestContext, raw: bytes) -> pa.Table:
+        cmd = unpack(raw)
+        if isinstance(cmd, pb.CommandGetSqlInfo):
+            return self._info.sql_info(ctx, list(cmd.info))
+        if isinstance(cmd, pb.CommandGetXdbcTypeInfo):
+            return self._info.xdbc_types(ctx, cmd.data_type if cmd.HasField("data_type") else None)
+        command = CATALOG_COMMANDS[type(cmd)]
+        return self._executor.catalog(ctx, lambda catalog: command.table(catalog, cmd))
+
+    # -- DoPut -------------------------------------------------------------------------------
+
+    def do_put(
+        self,
+        context: fl.ServerCallContext,
+        descriptor: fl.FlightDescriptor,
+        reader: fl.MetadataRecordBatchReader,
+        writer: fl.FlightMetadataWriter,
+    ) -> None:
+        def run(ctx: RequestContext) -> None:
+            cmd = self._command(descriptor)
+            if isinstance(cmd, pb.CommandStatementUpdate):
+                # Clients send no IPC stream here: the reader must not be touched.
+                if cmd.HasField("transaction_id"):
+                    raise unimplemented("NO_TRANSACTIONS", "transactions are not supported")
+                count = self._statements.update(ctx, cmd.query, None)
+                writer.write(pa.py_buffer(pb.DoPutUpdateResult(record_count=count).SerializeToString()))
+            elif isinstance(cmd, pb.CommandPreparedStatementUpdate):
+                batches = [chunk.data for chunk in reader if chunk.data is not None]
+                count = self._statements.update_prepared(ctx, cmd.prepared_statement_handle, batches)
+                writer.write(pa.py_buffer(pb.DoPutUpdateResult(record_count=count).SerializeToString()))
+            elif isinstance(cmd, pb.CommandPreparedStatementQuery):
+                params = reader.read_all().combine_chunks()
+                batch = params.to_batches()[0] if params.num_rows else pa.RecordBatch.from_pylist([], params.schema)
+                handle = self._statements.bind(ctx, cmd.prepared_statement_handle, batch)
+                result = pb.DoPutPreparedStatementResult(prepared_statement_handle=handle)
+                writer.write(pa.py_buffer(result.SerializeToString()))
+            else:
+                raise unimplemented("UNSUPPORTED_COMMAND", f"DoPut with {type(cmd).__name__} is not supported")
+
+        self._call(context, "DoPut", run)
+
+    # -- Actions -----------------------------------------------------------------------------
+
+    def list_actions(self, context: fl.ServerCallContext) -> list[tuple[str, str]]:
+        return self._actions.listing()
+
+    def do_action(self, context: fl.ServerCallContext, action: fl.Action) -> Iterator[bytes]:
+        body = action.body.to_pybytes() if action.body is not None else b""
+        results = self._call(context, "DoAction", lambda ctx: self._actions.run(ctx, action.type, body))
+        return iter(results)
+
+
+def _b64(cmd: message.Message) -> str:
+    return base64.b64encode(pack(cmd)).decode()
+
+
+def _unb64(text: Any) -> bytes:
+    return base64.b64decode(str(text))

@@ -1,0 +1,132 @@
+"""SQL statements over Flight SQL: ad-hoc and prepared, queries and updates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+from flight_gateway.context import RequestContext
+from flight_gateway.engines.base import StatementKind, StatementShape
+from flight_gateway.errors import GatewayError, invalid, unimplemented
+from flight_gateway.execution import Executor
+from flight_gateway.protocol import flightsql_pb2 as pb
+from flight_gateway.protocol.commands import pack
+from flight_gateway.protocol.tickets import TicketSigner, decode_batch, encode_batch
+
+# Prepared statements outlive single calls: BI tools keep them for a session's life.
+HANDLE_TTL_SECONDS = 24 * 3600
+MAX_INLINE_PARAMETER_BYTES = 1 << 20
+_NO_TRANSACTIONS = (
+    "transactions are not supported (SqlInfo FLIGHT_SQL_SERVER_TRANSACTION is NONE); "
+    "each statement commits on its own"
+)
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A FlightInfo's content: result schema, one ticket, and the row count when known."""
+
+    schema: pa.Schema
+    ticket: bytes
+    total_records: int = -1
+
+
+class Statements:
+    def __init__(self, executor: Executor, signer: TicketSigner, ticket_ttl: int) -> None:
+        self._executor = executor
+        self._signer = signer
+        self._ticket_ttl = ticket_ttl
+
+    def ticket(self, ctx: RequestContext, fields: dict[str, Any]) -> bytes:
+        handle = self._signer.sign("ticket", ctx.tenant.id, self._ticket_ttl, fields)
+        return pack(pb.TicketStatementQuery(statement_handle=handle))
+
+    def _describe(self, ctx: RequestContext, sql: str, params: pa.RecordBatch | None) -> StatementShape:
+        try:
+            return self._executor.describe(ctx, sql, params)
+        except GatewayError as err:
+            self._executor.record_failure(ctx, sql, "statement", err)
+            raise
+
+    def plan(self, ctx: RequestContext, sql: str, params: pa.RecordBatch | None) -> Planned:
+        """Queries run when their ticket is read; anything else runs now (DDL/DML via a query
+        command take effect even if the client never fetches) and its ticket holds the count."""
+        if not sql.strip():
+            raise invalid("EMPTY_STATEMENT", "the SQL statement is empty")
+        shape = self._describe(ctx, sql, params)
+        if shape.kind is StatementKind.QUERY:
+            job_id = self._executor.new_job(ctx, sql, shape.kind.value)
+            fields = {"k": "q", "s": sql, "j": job_id, "p": encode_batch(params)}
+            return Planned(shape.schema, self.ticket(ctx, fields))
+        count = self._executor.update(ctx, sql, params, shape.kind.value)
+        schema = shape.schema if len(shape.schema) else pa.schema([pa.field("Count", pa.int64())])
+        field = schema.field(0)
+        fields = {"k": "c", "n": count, "f": field.name}
+        return Planned(schema, self.ticket(ctx, fields), total_records=1)
+
+    def schema_of(self, ctx: RequestContext, sql: str, params: pa.RecordBatch | None) -> pa.Schema:
+        return self._describe(ctx, sql, params).schema
+
+    def update(self, ctx: RequestContext, sql: str, params: pa.RecordBatch | None) -> int:
+        shape = self._describe(ctx, sql, params)
+        return self._executor.update(ctx, sql, params, shape.kind.value)
+
+    # Prepared statements: the handle carries the SQL (and bound parameters), signed.
+
+    def create_prepared(self, ctx: RequestContext, request: Any) -> bytes:
+        if request.HasField("transaction_id"):
+            raise unimplemented("NO_TRANSACTIONS", _NO_TRANSACTIONS)
+        sql = request.query
+        if not sql.strip():
+            raise invalid("EMPTY_STATEMENT", "the SQL statement is empty")
+        shape = self._describe(ctx, sql, None)
+        handle = self._signer.sign("handle", ctx.tenant.id, HANDLE_TTL_SECONDS, {"s": sql, "p": None})
+        result = pb.ActionCreatePreparedStatementResult(
+            prepared_statement_handle=handle,
+            dataset_schema=shape.schema.serialize().to_pybytes(),
+            parameter_schema=shape.parameters.serialize().to_pybytes(),
+        )
+        return pack(result)
+
+    def open_handle(self, ctx: RequestContext, handle: bytes) -> tuple[str, pa.RecordBatch | None]:
+        body = self._signer.verify("handle", ctx.tenant.id, handle)
+        return str(body["s"]), decode_batch(body.get("p"))
+
+    def bind(self, ctx: RequestContext, handle: bytes, params: pa.RecordBatch) -> bytes:
+        """A new handle with `params` bound (clients send it back: DoPutPreparedStatementResult)."""
+        sql, _ = self.open_handle(ctx, handle)
+        if params.num_rows > 1:
+            raise invalid(
+                "TOO_MANY_PARAMETER_ROWS",
+                f"a prepared query binds one parameter row per execution, got {params.num_rows}; "
+                "use an update (executemany) for many rows",
+            )
+        expected = len(self._describe(ctx, sql, None).parameters)
+        if params.num_columns != expected:
+            raise invalid(
+                "PARAMETER_MISMATCH",
+                f"the statement has {expected} parameter(s) but {params.num_columns} were bound",
+            )
+        encoded = encode_batch(params)
+        if encoded is not None and len(encoded) > MAX_INLINE_PARAMETER_BYTES:
+            raise invalid("PARAMETERS_TOO_LARGE", "bound parameters exceed 1 MiB; bind smaller values")
+        return self._signer.sign("handle", ctx.tenant.id, HANDLE_TTL_SECONDS, {"s": sql, "p": encoded})
+
+    def update_prepared(self, ctx: RequestContext, handle: bytes, batches: list[pa.RecordBatch]) -> int:
+        sql, bound = self.open_handle(ctx, handle)
+        expected = len(self._describe(ctx, sql, None).parameters)
+        rows = [b for b in batches if b.num_rows]
+        for batch in rows:
+            if batch.num_columns != expected:
+                raise invalid(
+                    "PARAMETER_MISMATCH",
+                    f"the statement has {expected} parameter(s) but {batch.num_columns} were bound",
+                )
+        if not rows:
+            if expected:
+                raise invalid("PARAMETER_MISMATCH", f"the statement needs {expected} parameter value(s)")
+            return self._executor.update(ctx, sql, bound, "dml")
+        table = pa.Table.from_batches(rows).combine_chunks()
+        return self._executor.update(ctx, sql, table.to_batches()[0], "dml")

@@ -1,0 +1,94 @@
+"""The one place GatewayErrors become Flight status codes.
+
+pyarrow's Flight server has exception classes for only some gRPC codes (UNAUTHENTICATED,
+PERMISSION_DENIED, UNAVAILABLE, DEADLINE_EXCEEDED, CANCELLED, INTERNAL); INVALID_ARGUMENT,
+NOT_FOUND and UNIMPLEMENTED come only from Arrow exceptions, whose gRPC message pyarrow extends
+with the Python traceback it formats through `traceback.format_exception`. `install_formatter`
+replaces that text, for our own exception class only, with the stable error code and request id,
+so a client never sees a traceback.
+"""
+
+from __future__ import annotations
+
+import threading
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.flight as fl
+
+from flight_gateway.errors import GatewayError, Status
+
+
+class _ClientFacing:
+    """Mixin marking exceptions whose detail text is safe and deliberate."""
+
+    detail = ""
+
+
+class InvalidArgument(_ClientFacing, pa.ArrowInvalid):  # type: ignore[misc]
+    pass
+
+
+class NotFound(_ClientFacing, pa.ArrowKeyError):  # type: ignore[misc]
+    def __str__(self) -> str:  # KeyError would otherwise quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class Unimplemented(_ClientFacing, pa.ArrowNotImplementedError):  # type: ignore[misc]
+    pass
+
+
+_FLIGHT: dict[Status, Callable[[str], Exception]] = {
+    Status.UNAUTHENTICATED: fl.FlightUnauthenticatedError,
+    Status.PERMISSION_DENIED: fl.FlightUnauthorizedError,
+    Status.UNAVAILABLE: fl.FlightUnavailableError,
+    # pyarrow cannot send RESOURCE_EXHAUSTED; UNAVAILABLE is the retryable code clients handle.
+    Status.RESOURCE_EXHAUSTED: fl.FlightUnavailableError,
+    Status.DEADLINE_EXCEEDED: fl.FlightTimedOutError,
+    Status.CANCELLED: fl.FlightCancelledError,
+    Status.INTERNAL: fl.FlightInternalError,
+}
+_ARROW: dict[Status, Callable[[str], Exception]] = {
+    Status.INVALID_ARGUMENT: InvalidArgument,
+    Status.ALREADY_EXISTS: InvalidArgument,
+    Status.NOT_FOUND: NotFound,
+    Status.UNIMPLEMENTED: Unimplemented,
+}
+
+
+def to_flight_error(error: GatewayError, request_id: str) -> Exception:
+    """The exception to raise from a Flight handler for `error`."""
+    detail = f"error_code={error.code} request_id={request_id}"
+    if error.status in _FLIGHT:
+        exc = _FLIGHT[error.status](f"{error.message} [{detail}]")
+        return exc
+    arrow_exc = _ARROW[error.status](error.message)
+    assert isinstance(arrow_exc, _ClientFacing)  # noqa: S101 - the table above only holds those
+    arrow_exc.detail = detail
+    return arrow_exc
+
+
+_install_lock = threading.Lock()
+_installed = False
+
+
+def install_formatter() -> None:
+    """Make pyarrow's status detail for our exceptions the error code, never a traceback."""
+    global _installed
+    with _install_lock:
+        if _installed:
+            return
+        original = traceback.format_exception
+
+        def format_exception(exc: Any, /, value: Any = None, tb: Any = None, **kwargs: Any) -> list[str]:
+            candidate = value if value is not None else exc
+            if isinstance(candidate, _ClientFacing):
+                return [candidate.detail]
+            if value is None and tb is None:
+                return original(exc, **kwargs)
+            return original(exc, value, tb, **kwargs)
+
+        traceback.format_exception = format_exception  # type: ignore[assignment]
+        _installed = True
