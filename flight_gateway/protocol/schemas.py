@@ -101,9 +101,10 @@ SQL_INFO_TYPE_CODES: dict[str, int] = {
     "int32_to_int32_list_map": 5,
 }
 
-# The proto comment names the list children "string_data" / "$data$", but the reference
-# servers build them with the default list child ("item", nullable) and declare every union
-# child non-nullable; ADBC's Flight SQL driver rejects any other shape.
+# The proto comment names the list children "string_data" / "$data$" and says nothing about
+# nullability, but the reference servers build the lists with the default child ("item",
+# nullable) and declare every union child non-nullable. Clients that check the schema with
+# Schema::Equals (e.g. the ADBC driver shipped in Arrow C++) reject any other shape.
 _SQL_INFO_VALUE_TYPE = pa.dense_union(
     [
         pa.field("string_value", pa.utf8(), nullable=False),

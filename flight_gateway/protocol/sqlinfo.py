@@ -53,8 +53,10 @@ def bitmask(*bits: int) -> Int32Bitmask:
 
 
 def _check_int32(value: object, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not _INT32_MIN <= value <= _INT32_MAX:
-        raise TypeError(f"{what} must be an int32, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{what} must be an int, got {value!r}")
+    if not _INT32_MIN <= value <= _INT32_MAX:
+        raise ValueError(f"{what} {value} does not fit in int32")
     return value
 
 
@@ -133,15 +135,8 @@ def _conversions() -> dict[int, list[int]]:
     intervals = [c.SQL_CONVERT_INTERVAL_DAY_TIME, c.SQL_CONVERT_INTERVAL_YEAR_MONTH]
     # BIT is JDBC's boolean; DuckDB casts BOOLEAN to and from every numeric type.
     numerics = [
-        c.SQL_CONVERT_BIT,
-        c.SQL_CONVERT_TINYINT,
-        c.SQL_CONVERT_SMALLINT,
-        c.SQL_CONVERT_INTEGER,
-        c.SQL_CONVERT_BIGINT,
-        c.SQL_CONVERT_REAL,
-        c.SQL_CONVERT_FLOAT,
-        c.SQL_CONVERT_DECIMAL,
-        c.SQL_CONVERT_NUMERIC,
+        c.Value(f"SQL_CONVERT_{name}")
+        for name in "BIT TINYINT SMALLINT INTEGER BIGINT REAL FLOAT DECIMAL NUMERIC".split()
     ]
     everything = list(c.values())
     # Which CASTs DuckDB implements at all; tests/protocol/test_sqlinfo.py re-derives this

@@ -65,7 +65,6 @@ def build_xdbc_type_info_table(types: Sequence[XdbcType], data_type: int | None)
     return pa.Table.from_arrays(columns, schema=XDBC_TYPE_INFO_SCHEMA)
 
 
-
 # ---------------------------------------------------------------------------
 # DuckDB's scalar types. Nested and extension types (LIST, STRUCT, MAP, UNION, ARRAY,
 # ENUM, JSON, BIT, BIGNUM, GEOMETRY, VARIANT) have no XDBC code and are left out.

@@ -77,9 +77,9 @@ _SCALAR_NAMES = {
 
 
 def _describe(field: FieldDescriptor) -> str:
-    if field.type == FieldDescriptor.TYPE_MESSAGE:
+    if field.message_type is not None:
         type_name = field.message_type.name
-    elif field.type == FieldDescriptor.TYPE_ENUM:
+    elif field.enum_type is not None:
         type_name = field.enum_type.name
     else:
         type_name = _SCALAR_NAMES[field.type]
@@ -136,6 +136,7 @@ def test_top_level_message_set_is_complete() -> None:
 def test_ingest_options_is_a_string_map() -> None:
     options = pb.CommandStatementIngest.DESCRIPTOR.fields_by_name["options"]
     entry = options.message_type
+    assert entry is not None
     assert entry.GetOptions().map_entry
     assert [(f.name, f.type) for f in entry.fields] == [
         ("key", FieldDescriptor.TYPE_STRING),
@@ -415,7 +416,8 @@ def test_sql_info_schema() -> None:
     int_map = children[5].type
     assert pa.types.is_map(int_map)
     assert not int_map.keys_sorted
-    assert (int_map.key_field.name, int_map.key_type, int_map.key_field.nullable) == ("key", pa.int32(), False)
+    key = int_map.key_field
+    assert (key.name, key.type, key.nullable) == ("key", pa.int32(), False)
     assert (int_map.item_field.name, int_map.item_field.nullable) == ("value", True)
     item_list = int_map.item_type
     assert pa.types.is_list(item_list)

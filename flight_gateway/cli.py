@@ -1,0 +1,186 @@
+"""`flight-gateway` command line: serve, jobs, sql, auth."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from flight_gateway import __version__
+from flight_gateway.config import ConfigError, Settings, load_settings
+
+_EPILOG = """\
+configuration: TOML file (--config), environment variables FLIGHT_GATEWAY_<KEY>, and flags;
+flags win over the environment, which wins over the file. See README.md for every key.
+"""
+
+
+def _settings_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, help="TOML configuration file")
+    parser.add_argument("--data-dir", type=Path, help="state directory (default ./.flight-gateway)")
+
+
+def _load(args: argparse.Namespace, **extra: Any) -> Settings:
+    return load_settings(args.config, data_dir=args.data_dir, **extra)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from flight_gateway.app import build
+
+    settings = _load(
+        args,
+        host=args.host,
+        port=args.port,
+        demo_rows=args.demo_rows,
+        demo=False if args.no_demo else None,
+        log_level=args.log_level,
+    )
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr
+    )
+    gateway = build(settings)
+    uri = f"grpc://{settings.host}:{gateway.port}"
+    lines = [f"flight-gateway {__version__} listening on {uri}", *gateway.banner]
+    if settings.demo_enabled:
+        lines += [
+            "connect with ADBC (Python):",
+            "  import adbc_driver_flightsql.dbapi as flight_sql",
+            f'  conn = flight_sql.connect("{uri}", db_kwargs={{"username": "acme", "password": "<password>"}})',
+            f"JDBC: jdbc:arrow-flight-sql://{settings.host}:{gateway.port}?useEncryption=false&user=acme&password=<password>",
+            f'try it: flight-gateway sql --uri {uri} --username acme "select * from customers limit 5"',
+        ]
+    print("\n".join(lines), flush=True)
+    try:
+        gateway.serve()  # returns on SIGINT / SIGTERM
+    finally:
+        gateway.shutdown()
+    return 0
+
+
+def _jobs_list(args: argparse.Namespace) -> int:
+    from flight_gateway.jobs import SqliteJobStore
+
+    settings = _load(args)
+    if not settings.jobs_path.exists():
+        print(f"no job store at {settings.jobs_path} (has the gateway run with this data dir?)", file=sys.stderr)
+        return 1
+    store = SqliteJobStore(settings.jobs_path)
+    try:
+        jobs = store.list(args.tenant, args.limit)
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps([asdict(j) | {"state": j.state.value} for j in jobs], indent=2))
+        return 0
+    print(f"{'id':32}  {'tenant':10} {'subject':10} {'kind':6} {'state':9} {'rows':>9} {'ms':>7}  created")
+    for job in jobs:
+        ms = f"{(job.finished_at - job.created_at) * 1000:.1f}" if job.finished_at else "-"
+        created = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(job.created_at))
+        rows = "-" if job.rows is None else str(job.rows)
+        print(
+            f"{job.id:32}  {job.tenant:10} {job.subject:10} {job.kind:6} {job.state.value:9} {rows:>9} {ms:>7}  "
+            f"{created}" + (f"  {job.error_code}" if job.error_code else "")
+        )
+    return 0
+
+
+def _sql(args: argparse.Namespace) -> int:
+    from flight_gateway.client import run_query
+
+    password = os.environ.get("FLIGHT_GATEWAY_PASSWORD") or getpass.getpass(f"password for {args.username}: ")
+    table = run_query(args.uri, args.username, password, args.query)
+    print(table.to_pandas().to_string(max_rows=args.max_rows) if _has_pandas() else table)
+    return 0
+
+
+def _has_pandas() -> bool:
+    try:
+        import pandas  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _hash_password(args: argparse.Namespace) -> int:
+    from auth import hash_password
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("password: ")
+        if password != getpass.getpass("again: "):
+            print("passwords differ", file=sys.stderr)
+            return 1
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    if not password:
+        print("empty password", file=sys.stderr)
+        return 1
+    print(hash_password(password))
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="flight-gateway",
+        description="Multi-tenant Arrow Flight SQL gateway (embedded DuckDB by default).",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    top.add_argument("--version", action="version", version=f"flight-gateway {__version__}")
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run the gateway", description="Run the gateway until SIGINT/SIGTERM.")
+    _settings_args(serve)
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default 8815; 0 picks a free port)")
+    serve.add_argument("--demo-rows", type=int, help="size of each demo tenant's dataset (default 100000)")
+    serve.add_argument("--no-demo", action="store_true", help="do not serve the demo tenants")
+    serve.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    serve.set_defaults(run=_serve)
+
+    jobs = sub.add_parser("jobs", help="inspect the job history", description="Inspect recorded statements.")
+    jobs_sub = jobs.add_subparsers(dest="jobs_command", required=True, metavar="ACTION")
+    listing = jobs_sub.add_parser("list", help="recent jobs, newest first")
+    _settings_args(listing)
+    listing.add_argument("--tenant", help="only this tenant's jobs")
+    listing.add_argument("--limit", type=int, default=20, help="how many (default 20)")
+    listing.add_argument("--json", action="store_true", help="JSON output")
+    listing.set_defaults(run=_jobs_list)
+
+    sql = sub.add_parser(
+        "sql",
+        help="run one query through a gateway (tiny client)",
+        description="Run one query; the password comes from FLIGHT_GATEWAY_PASSWORD or a prompt.",
+    )
+    sql.add_argument("query")
+    sql.add_argument("--uri", default="grpc://127.0.0.1:8815")
+    sql.add_argument("--username", required=True)
+    sql.add_argument("--max-rows", type=int, default=50)
+    sql.set_defaults(run=_sql)
+
+    auth = sub.add_parser("auth", help="credentials helpers")
+    auth_sub = auth.add_subparsers(dest="auth_command", required=True, metavar="ACTION")
+    hp = auth_sub.add_parser("hash-password", help="print an scrypt hash for a [[users]] entry (reads stdin)")
+    hp.set_defaults(run=_hash_password)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        code: int = args.run(args)
+    except ConfigError as exc:
+        print(f"flight-gateway: {exc}", file=sys.stderr)
+        return 2
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
