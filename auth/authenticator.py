@@ -41,9 +41,7 @@ def parse_basic(value: str) -> tuple[str, str]:
 class Authenticator:
     """Checks passwords and bearer tokens and maps principals to configured tenants."""
 
-    def __init__(
-        self, users: Mapping[str, User], tenants: Mapping[str, Tenant], signer: TokenSigner
-    ) -> None:
+    def __init__(self, users: Mapping[str, User], tenants: Mapping[str, Tenant], signer: TokenSigner) -> None:
         self._users = dict(users)
         self._tenants = dict(tenants)
         self.signer = signer

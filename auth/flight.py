@@ -26,9 +26,7 @@ def _header(headers: dict[str, list[Any]], name: str) -> str | None:
 class AuthMiddleware(fl.ServerMiddleware):  # type: ignore[misc]
     """Carries the resolved identity of one call, and the bearer token after a Basic login."""
 
-    def __init__(
-        self, principal: Principal, tenant: Tenant, outgoing: dict[str, str], user_agent: str
-    ) -> None:
+    def __init__(self, principal: Principal, tenant: Tenant, outgoing: dict[str, str], user_agent: str) -> None:
         self.principal = principal
         self.tenant = tenant
         self.user_agent = user_agent
@@ -61,8 +59,7 @@ class AuthMiddlewareFactory(fl.ServerMiddlewareFactory):  # type: ignore[misc]
                 raise AuthError(
                     AuthFailure.UNAUTHENTICATED,
                     "no_credentials",
-                    "no credentials: log in with username/password (Basic) or send "
-                    "'authorization: Bearer <token>'",
+                    "no credentials: log in with username/password (Basic) or send 'authorization: Bearer <token>'",
                 )
             principal, logged_in = self._auth.from_authorization(header)
             tenant = self._auth.tenant_for(principal)

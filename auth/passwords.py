@@ -23,9 +23,7 @@ def _unb64(text: str) -> bytes:
 
 def hash_password(password: str, *, log2_n: int = _LOG2_N) -> str:
     salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(
-        password.encode(), salt=salt, n=1 << log2_n, r=_R, p=_P, dklen=_DKLEN, maxmem=1 << 27
-    )
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=1 << log2_n, r=_R, p=_P, dklen=_DKLEN, maxmem=1 << 27)
     return f"scrypt${log2_n}${_R}${_P}${_b64(salt)}${_b64(digest)}"
 
 

@@ -71,9 +71,7 @@ class TokenSigner:
             raise unauthenticated("token_malformed", "bearer token is malformed; log in again")
         kid = parts[1]
         if kid not in self._keys:
-            raise unauthenticated(
-                "token_unknown_key", "bearer token was signed with an unknown key; log in again"
-            )
+            raise unauthenticated("token_unknown_key", "bearer token was signed with an unknown key; log in again")
         body = ".".join(parts[:3])
         if not hmac.compare_digest(self._sign(kid, body), parts[3]):
             raise unauthenticated("token_bad_signature", "bearer token signature is invalid; log in again")

@@ -120,9 +120,7 @@ def build(settings: Settings) -> Gateway:
     duck = DuckDBEngine({t.id: t.database or ":memory:" for t in tenants.values() if t.engine == "duckdb"})
     engines: dict[str, Engine] = {"duckdb": duck}
     jobs = SqliteJobStore(settings.jobs_path)
-    executor = Executor(
-        engines, jobs, batch_rows=settings.batch_rows, store_sql_text=settings.store_sql_text
-    )
+    executor = Executor(engines, jobs, batch_rows=settings.batch_rows, store_sql_text=settings.store_sql_text)
     location = f"grpc://{settings.host}:{settings.port}"
     server = GatewayFlightServer(
         location,

@@ -14,6 +14,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from flight_gateway import __version__
 from flight_gateway.config import ConfigError, Settings, load_settings
 
@@ -55,7 +57,7 @@ def _serve(args: argparse.Namespace) -> int:
             "  import adbc_driver_flightsql.dbapi as flight_sql",
             f'  conn = flight_sql.connect("{uri}", db_kwargs={{"username": "acme", "password": "<password>"}})',
             f"JDBC: jdbc:arrow-flight-sql://{settings.host}:{gateway.port}?useEncryption=false&user=acme&password=<password>",
-            f'try it: flight-gateway sql --uri {uri} --username acme "select * from customers limit 5"',
+            f'try it: flight-gateway sql --uri {uri} --username acme "select * from customers limit 5"',  # noqa: S608 - help text
         ]
     print("\n".join(lines), flush=True)
     try:
@@ -80,13 +82,13 @@ def _jobs_list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([asdict(j) | {"state": j.state.value} for j in jobs], indent=2))
         return 0
-    print(f"{'id':32}  {'tenant':10} {'subject':10} {'kind':6} {'state':9} {'rows':>9} {'ms':>7}  created")
+    print(f"{'id':32}  {'tenant':10} {'subject':10} {'kind':9} {'state':9} {'rows':>9} {'ms':>7}  created")
     for job in jobs:
         ms = f"{(job.finished_at - job.created_at) * 1000:.1f}" if job.finished_at else "-"
         created = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(job.created_at))
         rows = "-" if job.rows is None else str(job.rows)
         print(
-            f"{job.id:32}  {job.tenant:10} {job.subject:10} {job.kind:6} {job.state.value:9} {rows:>9} {ms:>7}  "
+            f"{job.id:32}  {job.tenant:10} {job.subject:10} {job.kind:9} {job.state.value:9} {rows:>9} {ms:>7}  "
             f"{created}" + (f"  {job.error_code}" if job.error_code else "")
         )
     return 0
@@ -96,17 +98,26 @@ def _sql(args: argparse.Namespace) -> int:
     from flight_gateway.client import run_query
 
     password = os.environ.get("FLIGHT_GATEWAY_PASSWORD") or getpass.getpass(f"password for {args.username}: ")
-    table = run_query(args.uri, args.username, password, args.query)
-    print(table.to_pandas().to_string(max_rows=args.max_rows) if _has_pandas() else table)
+    try:
+        table = run_query(args.uri, args.username, password, args.query)
+    except (pa.ArrowException, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(_format_table(table, args.max_rows))
     return 0
 
 
-def _has_pandas() -> bool:
-    try:
-        import pandas  # noqa: F401
-    except ImportError:
-        return False
-    return True
+def _format_table(table: pa.Table, max_rows: int) -> str:
+    """Aligned plain-text columns, like a SQL shell."""
+    rows = table.slice(0, max_rows).to_pylist()
+    columns = table.column_names
+    cells = [columns] + [["NULL" if r[c] is None else str(r[c]) for c in columns] for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) for row in cells]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    more = f" (showing {max_rows})" if table.num_rows > max_rows else ""
+    lines.append(f"({table.num_rows} rows{more})")
+    return "\n".join(lines)
 
 
 def _hash_password(args: argparse.Namespace) -> int:

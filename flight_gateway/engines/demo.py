@@ -40,7 +40,8 @@ _FILL = """
 insert into customers
     select i, $tenant || ' customer ' || i,
            ['north', 'south', 'east', 'west'][1 + (hash(i, $seed) % 4)::integer],
-           case when hash(i, $seed, 1) % 5 = 0 then null else ['retail', 'smb', 'enterprise'][1 + (hash(i, $seed) % 3)::integer] end,
+           case when hash(i, $seed, 1) % 5 = 0 then null
+                else ['retail', 'smb', 'enterprise'][1 + (hash(i, $seed) % 3)::integer] end,
            timestamp '2020-01-01' + to_seconds((hash(i, $seed, 2) % 126230400)::bigint)
     from range(1, $customers + 1) t(i);
 insert into orders

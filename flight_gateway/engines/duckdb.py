@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,14 @@ _DML = {"INSERT", "UPDATE", "DELETE", "MERGE_INTO"}
 _DDL = {"CREATE", "DROP", "ALTER", "CREATE_FUNC"}
 
 
+@contextmanager
+def _mapped_errors() -> Iterator[None]:
+    try:
+        yield
+    except duckdb.Error as exc:
+        raise map_duckdb_error(exc) from exc
+
+
 def _positional(params: pa.RecordBatch) -> list[list[Any]]:
     columns = [params.column(i).to_pylist() for i in range(params.num_columns)]
     return [list(row) for row in zip(*columns, strict=True)] if columns else [[]] * params.num_rows
@@ -59,14 +67,9 @@ class DuckDBSession:
         self._con = con
         self._read_only = read_only
 
-    def _guard(self, action: Callable[[], Any]) -> Any:
-        try:
-            return action()
-        except duckdb.Error as exc:
-            raise map_duckdb_error(exc) from exc
-
     def _statement_type(self, sql: str) -> str:
-        statements = self._guard(lambda: self._con.extract_statements(sql))
+        with _mapped_errors():
+            statements = self._con.extract_statements(sql)
         if len(statements) != 1:
             raise invalid(
                 "MULTIPLE_STATEMENTS" if statements else "EMPTY_STATEMENT",
@@ -80,7 +83,8 @@ class DuckDBSession:
     def describe(self, sql: str, params: pa.RecordBatch | None = None) -> StatementShape:
         statement_type = self._statement_type(sql)
         values = _positional(params)[0] if params is not None and params.num_rows else None
-        sig = self._guard(lambda: _seam.bind(self._con, sql, values=values))
+        with _mapped_errors():
+            sig = _seam.bind(self._con, sql, values=values)
         if sig.return_type == "query_result":
             kind = StatementKind.QUERY
         elif statement_type in _DML:
@@ -102,7 +106,8 @@ class DuckDBSession:
             if str(duck_type) == "UNKNOWN":
                 fields.append(pa.field(name, pa.null()))
             else:
-                fields.append(self._guard(lambda n=name, t=duck_type: _seam.arrow_schema(self._con, [n], [t]))[0])
+                with _mapped_errors():
+                    fields.append(_seam.arrow_schema(self._con, [name], [duck_type])[0])
         return pa.schema(fields)
 
     def execute(self, sql: str, params: pa.RecordBatch | None, batch_rows: int) -> pa.RecordBatchReader:
@@ -110,20 +115,19 @@ class DuckDBSession:
         if len(rows) != 1:
             raise invalid("TOO_MANY_PARAMETER_ROWS", "a query takes exactly one row of parameters")
 
-        def run() -> pa.RecordBatchReader:
+        with _mapped_errors():
             relation = self._con.sql(sql, params=rows[0])
             if relation is None:
                 raise invalid("NO_RESULT", "the statement returns no result set; run it as an update")
-            return relation.to_arrow_reader(batch_rows)
-
-        reader: pa.RecordBatchReader = self._guard(run)
+            reader: pa.RecordBatchReader = relation.to_arrow_reader(batch_rows)
         return reader
 
     def execute_update(self, sql: str, params: pa.RecordBatch | None) -> int:
         rows = _positional(params) if params is not None and params.num_rows else [None]
         total = 0
         for row in rows:
-            result = self._guard(lambda r=row: self._con.execute(sql, r).fetchall())
+            with _mapped_errors():
+                result = self._con.execute(sql, row).fetchall()
             if result and len(result[0]) == 1 and isinstance(result[0][0], int):
                 total += result[0][0]
         return total
@@ -213,9 +217,7 @@ def duckdb_info() -> EngineInfo:
             version=f"DuckDB {version}",
             keywords=keywords,
             numeric_functions=names("list_contains(categories, 'numeric')"),
-            string_functions=names(
-                "list_has_any(categories, ['string', 'regex', 'text_similarity'])"
-            ),
+            string_functions=names("list_has_any(categories, ['string', 'regex', 'text_similarity'])"),
             system_functions=tuple(f for f in names("true") if f in _SYSTEM_FUNCTIONS),
             datetime_functions=names(
                 f"list_has_any(categories, ['date', 'timestamp']) or return_type in ({datetime_types})"

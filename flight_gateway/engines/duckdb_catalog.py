@@ -53,8 +53,7 @@ class DuckDBCatalog:
 
     def catalogs(self) -> list[str]:
         rows = self._rows(
-            "select database_name from duckdb_databases() where database_name not in (?, ?) "
-            "order by database_name",
+            "select database_name from duckdb_databases() where database_name not in (?, ?) order by database_name",
             list(_HIDDEN),
         )
         return [r[0] for r in rows]

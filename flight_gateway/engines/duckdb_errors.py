@@ -33,9 +33,7 @@ def map_duckdb_error(exc: BaseException) -> GatewayError:
             return GatewayError(Status.INVALID_ARGUMENT, "OBJECT_EXISTS", message)
         return GatewayError(Status.INVALID_ARGUMENT, "SQL_CATALOG", message)
     if isinstance(exc, duckdb.InvalidInputException) and "parameter" in message.lower():
-        return GatewayError(
-            Status.INVALID_ARGUMENT, "PARAMETER_MISMATCH", f"{message} (bind one value per parameter)"
-        )
+        return GatewayError(Status.INVALID_ARGUMENT, "PARAMETER_MISMATCH", f"{message} (bind one value per parameter)")
     for cls, status, code, hint in _MAP:
         if isinstance(exc, cls):
             retryable = status is Status.UNAVAILABLE

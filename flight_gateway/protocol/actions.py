@@ -17,8 +17,7 @@ from flight_gateway.protocol.statements import Statements
 from flight_gateway.protocol.tickets import TicketSigner
 
 _NO_TRANSACTIONS = (
-    "transactions are not supported (SqlInfo FLIGHT_SQL_SERVER_TRANSACTION is NONE); "
-    "each statement commits on its own"
+    "transactions are not supported (SqlInfo FLIGHT_SQL_SERVER_TRANSACTION is NONE); each statement commits on its own"
 )
 _UNSUPPORTED = {
     "BeginTransaction": _NO_TRANSACTIONS,

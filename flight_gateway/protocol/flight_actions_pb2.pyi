@@ -5,16 +5,19 @@ Wire-compatible views of the Flight RPC (Flight.proto) action messages the gatew
 The FlightInfo inside a request stays bytes: pyarrow parses it.
 """
 
-from google.protobuf import descriptor as _descriptor
-from google.protobuf import message as _message
 import builtins as _builtins
 import sys
 import typing as _typing
 
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+
 if sys.version_info >= (3, 11):
-    from typing import TypeAlias as _TypeAlias, Never as _Never
+    from typing import Never as _Never
+    from typing import TypeAlias as _TypeAlias
 else:
-    from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
+    from typing import Never as _Never
+    from typing import TypeAlias as _TypeAlias
 
 DESCRIPTOR: _descriptor.FileDescriptor
 

@@ -75,8 +75,7 @@ def _keys_table(keys: list[ForeignKeyColumn]) -> pa.Table:
         "fk_column", "seq", "fk_name", "pk_name", "update_rule", "delete_rule",
     ]  # fmt: skip
     data = {
-        field.name: [getattr(k, attr) for k in keys]
-        for field, attr in zip(schemas.KEYS_SCHEMA, fields, strict=True)
+        field.name: [getattr(k, attr) for k in keys] for field, attr in zip(schemas.KEYS_SCHEMA, fields, strict=True)
     }
     return pa.Table.from_pydict(data, schema=schemas.KEYS_SCHEMA)
 

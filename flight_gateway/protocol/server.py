@@ -85,10 +85,10 @@ class GatewayFlightServer(fl.FlightServerBase):  # type: ignore[misc]
             raise
         except Exception:
             log.exception("%s failed unexpectedly (request %s)", what, request_id)
-            err = GatewayError(
+            internal = GatewayError(
                 Status.INTERNAL, "INTERNAL", f"internal error; report request id {request_id} to the operator"
             )
-            raise to_flight_error(err, request_id) from None
+            raise to_flight_error(internal, request_id) from None
 
     def _guarded(self, batches: Iterator[pa.RecordBatch], request_id: str) -> Iterator[pa.RecordBatch]:
         """Errors raised mid-stream get the same treatment as errors before it."""
@@ -100,8 +100,8 @@ class GatewayFlightServer(fl.FlightServerBase):  # type: ignore[misc]
             raise
         except Exception:
             log.exception("stream failed (request %s)", request_id)
-            err = GatewayError(Status.INTERNAL, "STREAM_FAILED", f"the result stream failed (request {request_id})")
-            raise to_flight_error(err, request_id) from None
+            failed = GatewayError(Status.INTERNAL, "STREAM_FAILED", f"the result stream failed (request {request_id})")
+            raise to_flight_error(failed, request_id) from None
 
     @staticmethod
     def _command(descriptor: fl.FlightDescriptor) -> message.Message:
@@ -129,9 +129,7 @@ class GatewayFlightServer(fl.FlightServerBase):  # type: ignore[misc]
             return self._info.xdbc_schema
         command = CATALOG_COMMANDS.get(type(cmd))
         if command is None:
-            raise unimplemented(
-                "UNSUPPORTED_COMMAND", f"{type(cmd).__name__} is not supported by this gateway"
-            )
+            raise unimplemented("UNSUPPORTED_COMMAND", f"{type(cmd).__name__} is not supported by this gateway")
         return command.schema(cmd)
 
     def get_flight_info(self, context: fl.ServerCallContext, descriptor: fl.FlightDescriptor) -> fl.FlightInfo:

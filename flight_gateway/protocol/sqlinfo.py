@@ -110,8 +110,7 @@ def build_sql_info_table(values: Mapping[int, SqlInfoValue], requested: Sequence
 
     value_type = SQL_INFO_SCHEMA.field("value").type
     children = [
-        pa.array(columns[kind], value_type.field(position).type)
-        for position, kind in enumerate(SQL_INFO_TYPE_CODES)
+        pa.array(columns[kind], value_type.field(position).type) for position, kind in enumerate(SQL_INFO_TYPE_CODES)
     ]
     union = pa.UnionArray.from_dense(
         pa.array(type_ids, pa.int8()),
@@ -122,9 +121,7 @@ def build_sql_info_table(values: Mapping[int, SqlInfoValue], requested: Sequence
     )
     # from_dense marks the children nullable; view() re-labels them to the canonical
     # (non-nullable) union type without copying buffers.
-    batch = pa.RecordBatch.from_arrays(
-        [pa.array(ids, pa.uint32()), union.view(value_type)], schema=SQL_INFO_SCHEMA
-    )
+    batch = pa.RecordBatch.from_arrays([pa.array(ids, pa.uint32()), union.view(value_type)], schema=SQL_INFO_SCHEMA)
     return pa.Table.from_batches([batch], schema=SQL_INFO_SCHEMA)
 
 
@@ -260,12 +257,8 @@ def default_sql_info(
         i.SQL_CATALOG_AT_START: True,
         # CREATE INDEX accepts schema- and catalog-qualified table names; there are no
         # procedures and no GRANT.
-        i.SQL_SCHEMAS_SUPPORTED_ACTIONS: bitmask(
-            pb.SqlSupportedElementActions.SQL_ELEMENT_IN_INDEX_DEFINITIONS
-        ),
-        i.SQL_CATALOGS_SUPPORTED_ACTIONS: bitmask(
-            pb.SqlSupportedElementActions.SQL_ELEMENT_IN_INDEX_DEFINITIONS
-        ),
+        i.SQL_SCHEMAS_SUPPORTED_ACTIONS: bitmask(pb.SqlSupportedElementActions.SQL_ELEMENT_IN_INDEX_DEFINITIONS),
+        i.SQL_CATALOGS_SUPPORTED_ACTIONS: bitmask(pb.SqlSupportedElementActions.SQL_ELEMENT_IN_INDEX_DEFINITIONS),
         i.SQL_SUPPORTED_POSITIONED_COMMANDS: bitmask(),
         i.SQL_SELECT_FOR_UPDATE_SUPPORTED: False,
         i.SQL_STORED_PROCEDURES_SUPPORTED: False,

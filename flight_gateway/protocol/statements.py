@@ -19,8 +19,7 @@ from flight_gateway.protocol.tickets import TicketSigner, decode_batch, encode_b
 HANDLE_TTL_SECONDS = 24 * 3600
 MAX_INLINE_PARAMETER_BYTES = 1 << 20
 _NO_TRANSACTIONS = (
-    "transactions are not supported (SqlInfo FLIGHT_SQL_SERVER_TRANSACTION is NONE); "
-    "each statement commits on its own"
+    "transactions are not supported (SqlInfo FLIGHT_SQL_SERVER_TRANSACTION is NONE); each statement commits on its own"
 )
 
 
@@ -58,13 +57,12 @@ class Statements:
         shape = self._describe(ctx, sql, params)
         if shape.kind is StatementKind.QUERY:
             job_id = self._executor.new_job(ctx, sql, shape.kind.value)
-            fields = {"k": "q", "s": sql, "j": job_id, "p": encode_batch(params)}
+            fields: dict[str, Any] = {"k": "q", "s": sql, "j": job_id, "p": encode_batch(params)}
             return Planned(shape.schema, self.ticket(ctx, fields))
         count = self._executor.update(ctx, sql, params, shape.kind.value)
         schema = shape.schema if len(shape.schema) else pa.schema([pa.field("Count", pa.int64())])
         field = schema.field(0)
-        fields = {"k": "c", "n": count, "f": field.name}
-        return Planned(schema, self.ticket(ctx, fields), total_records=1)
+        return Planned(schema, self.ticket(ctx, {"k": "c", "n": count, "f": field.name}), total_records=1)
 
     def schema_of(self, ctx: RequestContext, sql: str, params: pa.RecordBatch | None) -> pa.Schema:
         return self._describe(ctx, sql, params).schema
