@@ -82,13 +82,29 @@ class DuckDBCatalog:
 
     def table_schema(self, table: TableRef) -> pa.Schema:
         rows = self._rows(
-            "select column_name, data_type, is_nullable from duckdb_columns() "
+            "select column_name, data_type, is_nullable, numeric_precision, numeric_scale from duckdb_columns() "
             "where database_name = ? and schema_name = ? and table_name = ? order by column_index",
             [table.catalog, table.schema, table.name],
         )
-        names = [r[0] for r in rows]
-        arrow = _seam.arrow_schema(self._con, names, [r[1] for r in rows])
-        fields = [f.with_nullable(bool(r[2])) for f, r in zip(arrow, rows, strict=True)]
+        arrow = _seam.arrow_schema(self._con, [r[0] for r in rows], [r[1] for r in rows])
+        fields = []
+        for field, (_, type_name, nullable, precision, scale) in zip(arrow, rows, strict=True):
+            # Flight SQL column metadata: drivers fill xdbc_type_name etc. of GetObjects from it.
+            metadata = {
+                "ARROW:FLIGHT:SQL:CATALOG_NAME": table.catalog,
+                "ARROW:FLIGHT:SQL:DB_SCHEMA_NAME": table.schema,
+                "ARROW:FLIGHT:SQL:TABLE_NAME": table.name,
+                "ARROW:FLIGHT:SQL:TYPE_NAME": type_name,
+                "ARROW:FLIGHT:SQL:IS_AUTO_INCREMENT": "0",
+                "ARROW:FLIGHT:SQL:IS_CASE_SENSITIVE": "0",
+                "ARROW:FLIGHT:SQL:IS_READ_ONLY": "1" if table.type == "VIEW" else "0",
+                "ARROW:FLIGHT:SQL:IS_SEARCHABLE": "1",
+            }
+            if precision is not None:
+                metadata["ARROW:FLIGHT:SQL:PRECISION"] = str(precision)
+            if scale is not None:
+                metadata["ARROW:FLIGHT:SQL:SCALE"] = str(scale)
+            fields.append(field.with_nullable(bool(nullable)).with_metadata(metadata))
         return pa.schema(fields)
 
     def table_types(self) -> list[str]:
