@@ -43,6 +43,8 @@ class Executor:
         self._clock = clock
         self._running: dict[str, EngineSession] = {}
         self._cancelled: set[str] = set()
+        # Queued queries cancelled on this replica (their DoGet must not run); bounded by use.
+        self._cancelled_queued: set[str] = set()
         self._lock = threading.Lock()
 
     def _engine(self, ctx: RequestContext) -> Engine:
@@ -88,9 +90,9 @@ class Executor:
         self, ctx: RequestContext, job_id: str, sql: str, params: pa.RecordBatch | None
     ) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
         """Start the query now (so errors surface before any data) and stream its batches."""
-        job = self.jobs.get(job_id)
-        if job is not None and job.state is JobState.CANCELLED:
-            raise cancelled("the query was cancelled; run it again")
+        with self._lock:
+            if job_id in self._cancelled_queued:
+                raise cancelled("the query was cancelled; run it again")
         session_cm = self._engine(ctx).session(ctx.tenant)
         session = session_cm.__enter__()
         try:
@@ -178,5 +180,9 @@ class Executor:
         if session is not None:
             session.cancel()
             return CancelOutcome.CANCELLING
+        with self._lock:
+            if len(self._cancelled_queued) > 100_000:
+                self._cancelled_queued.clear()
+            self._cancelled_queued.add(job_id)
         self.jobs.finish(job_id, JobState.CANCELLED, self._clock(), error_code="CANCELLED")
         return CancelOutcome.CANCELLED

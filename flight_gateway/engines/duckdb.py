@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -60,12 +61,42 @@ def _positional(params: pa.RecordBatch) -> list[list[Any]]:
     return [list(row) for row in zip(*columns, strict=True)] if columns else [[]] * params.num_rows
 
 
+class ShapeCache:
+    """Describe results per tenant and SQL text, valid while the database's catalog version holds.
+
+    ADBC describes every statement twice (prepare, then execute); binding costs more than the
+    lookup, and DuckDB bumps the version on any statement that may change what names bind to.
+    """
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self._entries: OrderedDict[tuple[str, str], tuple[int, StatementShape]] = OrderedDict()
+        self._capacity = capacity
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str], version: int) -> StatementShape | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or entry[0] != version:
+                return None
+            self._entries.move_to_end(key)
+            return entry[1]
+
+    def put(self, key: tuple[str, str], version: int, shape: StatementShape) -> None:
+        with self._lock:
+            self._entries[key] = (version, shape)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._capacity:
+                self._entries.popitem(last=False)
+
+
 class DuckDBSession:
     """One cursor on the tenant's database; lives for one statement (and its result stream)."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, read_only: bool) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, tenant: Tenant, shapes: ShapeCache) -> None:
         self._con = con
-        self._read_only = read_only
+        self._tenant = tenant
+        self._read_only = tenant.read_only
+        self._shapes = shapes
 
     def _statement_type(self, sql: str) -> str:
         with _mapped_errors():
@@ -81,6 +112,16 @@ class DuckDBSession:
         return kind
 
     def describe(self, sql: str, params: pa.RecordBatch | None = None) -> StatementShape:
+        if params is not None:
+            return self._describe(sql, params)
+        key, version = (self._tenant.id, sql), _seam.catalog_version(self._con)
+        shape = self._shapes.get(key, version)
+        if shape is None:
+            shape = self._describe(sql, None)
+            self._shapes.put(key, version, shape)
+        return shape
+
+    def _describe(self, sql: str, params: pa.RecordBatch | None) -> StatementShape:
         statement_type = self._statement_type(sql)
         values = _positional(params)[0] if params is not None and params.num_rows else None
         with _mapped_errors():
@@ -150,6 +191,7 @@ class DuckDBEngine:
         self._dbs: dict[str, duckdb.DuckDBPyConnection] = {}
         self._lock = threading.Lock()
         self._info: EngineInfo | None = None
+        self._shapes = ShapeCache()
 
     def info(self) -> EngineInfo:
         if self._info is None:
@@ -176,7 +218,7 @@ class DuckDBEngine:
     def session(self, tenant: Tenant) -> Iterator[DuckDBSession]:
         cursor = self._database(tenant).cursor()
         try:
-            yield DuckDBSession(cursor, tenant.read_only)
+            yield DuckDBSession(cursor, tenant, self._shapes)
         finally:
             cursor.close()
 
