@@ -7,6 +7,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from typing import TypeVar
 
 import pyarrow as pa
@@ -93,29 +94,40 @@ class Executor:
         with self._lock:
             if job_id in self._cancelled_queued:
                 raise cancelled("the query was cancelled; run it again")
-        session_cm = self._engine(ctx).session(ctx.tenant)
-        session = session_cm.__enter__()
+        stack = ExitStack()
         try:
-            with self._lock:
-                self._running[job_id] = session
+            session = stack.enter_context(self._engine(ctx).session(ctx.tenant))
+            stack.enter_context(self._registered(job_id, session))
             self.jobs.start(job_id, self._clock())
             reader = session.execute(sql, params, self._batch_rows)
         except GatewayError as err:
-            self._release(job_id, session_cm)
+            stack.close()
             self._fail(job_id, err)
             raise
         except BaseException:
-            self._release(job_id, session_cm)
+            stack.close()
             raise
-        return reader.schema, self._batches(job_id, reader, session_cm)
+        return reader.schema, self._batches(job_id, reader, session, stack)
 
-    def _release(self, job_id: str, session_cm: object) -> None:
+    @contextmanager
+    def _registered(self, job_id: str, session: EngineSession) -> Iterator[None]:
+        """While a statement runs, `cancel` can reach its session."""
         with self._lock:
-            self._running.pop(job_id, None)
-            self._cancelled.discard(job_id)
-        session_cm.__exit__(None, None, None)  # type: ignore[attr-defined]
+            self._running[job_id] = session
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._running.pop(job_id, None)
+                self._cancelled.discard(job_id)
 
-    def _batches(self, job_id: str, reader: pa.RecordBatchReader, session_cm: object) -> Iterator[pa.RecordBatch]:
+    def _was_cancelled(self, job_id: str) -> bool:
+        with self._lock:
+            return job_id in self._cancelled
+
+    def _batches(
+        self, job_id: str, reader: pa.RecordBatchReader, session: EngineSession, stack: ExitStack
+    ) -> Iterator[pa.RecordBatch]:
         rows = nbytes = 0
         state, code, message = JobState.SUCCEEDED, None, None
         try:
@@ -126,25 +138,20 @@ class Executor:
         except GeneratorExit:
             # The client went away mid-stream: stop the engine's work too.
             state, code, message = JobState.CANCELLED, "CLIENT_DISCONNECTED", "the client closed the stream"
-            with self._lock:
-                session = self._running.get(job_id)
-            if session is not None:
-                session.cancel()
+            session.cancel()
             raise
         except GatewayError as err:
+            if self._was_cancelled(job_id) or err.status is Status.CANCELLED:
+                state, code, message = JobState.CANCELLED, "CANCELLED", "cancelled by request"
+                raise cancelled("the query was cancelled") from err
             state, code, message = JobState.FAILED, err.code, err.message
             raise
-        except Exception as exc:  # the engine's reader raises its driver's errors mid-stream
-            with self._lock:
-                was_cancelled = job_id in self._cancelled
-            if was_cancelled:
-                state, code, message = JobState.CANCELLED, "CANCELLED", "cancelled by request"
-                raise cancelled("the query was cancelled") from exc
+        except Exception as exc:
             state, code, message = JobState.FAILED, "ENGINE_ERROR", str(exc)
             raise
         finally:
             reader.close()
-            self._release(job_id, session_cm)
+            stack.close()
             self.jobs.finish(
                 job_id, state, self._clock(), rows=rows, bytes_=nbytes, error_code=code, error_message=message
             )
@@ -153,16 +160,13 @@ class Executor:
         job_id = self.new_job(ctx, sql, kind)
         self.jobs.start(job_id, self._clock())
         try:
-            with self._engine(ctx).session(ctx.tenant) as session:
-                with self._lock:
-                    self._running[job_id] = session
-                try:
-                    count = session.execute_update(sql, params)
-                finally:
-                    with self._lock:
-                        self._running.pop(job_id, None)
+            with self._engine(ctx).session(ctx.tenant) as session, self._registered(job_id, session):
+                count = session.execute_update(sql, params)
         except GatewayError as err:
             self._fail(job_id, err)
+            raise
+        except Exception as exc:
+            self._fail(job_id, GatewayError(Status.INTERNAL, "ENGINE_ERROR", str(exc)))
             raise
         self.jobs.finish(job_id, JobState.SUCCEEDED, self._clock(), rows=count)
         return count

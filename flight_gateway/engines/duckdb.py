@@ -16,7 +16,7 @@ from duckdb import _seam
 from auth import Tenant
 from flight_gateway.engines.base import EngineInfo, StatementKind, StatementShape
 from flight_gateway.engines.duckdb_catalog import DuckDBCatalog
-from flight_gateway.engines.duckdb_errors import map_duckdb_error
+from flight_gateway.engines.duckdb_errors import map_duckdb_error, map_stream_error
 from flight_gateway.errors import GatewayError, Status, denied, invalid, not_found
 
 # Tenant sessions may not reach files, extensions or settings: what a tenant can touch is its
@@ -54,6 +54,15 @@ def _mapped_errors() -> Iterator[None]:
         yield
     except duckdb.Error as exc:
         raise map_duckdb_error(exc) from exc
+
+
+def _mapped_batches(reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
+    try:
+        yield from reader
+    except (OSError, duckdb.Error, pa.ArrowException) as exc:
+        raise map_stream_error(exc) from exc
+    finally:
+        reader.close()
 
 
 def _positional(params: pa.RecordBatch) -> list[list[Any]]:
@@ -161,7 +170,7 @@ class DuckDBSession:
             if relation is None:
                 raise invalid("NO_RESULT", "the statement returns no result set; run it as an update")
             reader: pa.RecordBatchReader = relation.to_arrow_reader(batch_rows)
-        return reader
+        return pa.RecordBatchReader.from_batches(reader.schema, _mapped_batches(reader))
 
     def execute_update(self, sql: str, params: pa.RecordBatch | None) -> int:
         rows = _positional(params) if params is not None and params.num_rows else [None]

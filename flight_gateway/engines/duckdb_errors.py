@@ -39,3 +39,25 @@ def map_duckdb_error(exc: BaseException) -> GatewayError:
             retryable = status is Status.UNAVAILABLE
             return GatewayError(status, code, f"{message} ({hint})", retryable=retryable)
     return GatewayError(Status.INTERNAL, "ENGINE_ERROR", message)
+
+
+# Errors raised while a result streams arrive through Arrow's C stream as OSError carrying
+# DuckDB's "<Kind> Error: ..." text; the kind picks the status.
+_STREAM_KINDS: dict[str, tuple[Status, str]] = {
+    "INTERRUPT": (Status.CANCELLED, "CANCELLED"),
+    "Out of Memory": (Status.RESOURCE_EXHAUSTED, "OUT_OF_MEMORY"),
+    "Invalid Input": (Status.INVALID_ARGUMENT, "INVALID_INPUT"),
+    "Conversion": (Status.INVALID_ARGUMENT, "DATA_ERROR"),
+    "Out of Range": (Status.INVALID_ARGUMENT, "DATA_ERROR"),
+    "Constraint": (Status.INVALID_ARGUMENT, "CONSTRAINT_VIOLATION"),
+    "Permission": (Status.PERMISSION_DENIED, "NOT_ALLOWED"),
+}
+
+
+def map_stream_error(exc: BaseException) -> GatewayError:
+    if isinstance(exc, duckdb.Error):
+        return map_duckdb_error(exc)
+    message = str(exc).strip()
+    kind = message.split(" Error:", 1)[0] if " Error:" in message else ""
+    status, code = _STREAM_KINDS.get(kind, (Status.INTERNAL, "ENGINE_ERROR"))
+    return GatewayError(status, code, message)
