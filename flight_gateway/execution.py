@@ -13,7 +13,7 @@ from typing import TypeVar
 import pyarrow as pa
 
 from flight_gateway.context import RequestContext
-from flight_gateway.engines.base import Catalog, Engine, EngineSession, StatementShape
+from flight_gateway.engines.base import Catalog, Engine, EngineSession, IngestTarget, StatementShape
 from flight_gateway.errors import GatewayError, Status, cancelled
 from flight_gateway.jobs import Job, JobState, JobStore, fingerprint
 
@@ -162,6 +162,21 @@ class Executor:
         try:
             with self._engine(ctx).session(ctx.tenant) as session, self._registered(job_id, session):
                 count = session.execute_update(sql, params)
+        except GatewayError as err:
+            self._fail(job_id, err)
+            raise
+        except Exception as exc:
+            self._fail(job_id, GatewayError(Status.INTERNAL, "ENGINE_ERROR", str(exc)))
+            raise
+        self.jobs.finish(job_id, JobState.SUCCEEDED, self._clock(), rows=count)
+        return count
+
+    def ingest(self, ctx: RequestContext, target: IngestTarget, data: pa.RecordBatchReader) -> int:
+        job_id = self.new_job(ctx, f"INGEST INTO {target.table}", "ingest")
+        self.jobs.start(job_id, self._clock())
+        try:
+            with self._engine(ctx).session(ctx.tenant) as session, self._registered(job_id, session):
+                count = session.ingest(target, data)
         except GatewayError as err:
             self._fail(job_id, err)
             raise

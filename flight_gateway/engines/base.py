@@ -74,6 +74,17 @@ class TableFilter:
     table_types: Sequence[str] = ()
 
 
+@dataclass(frozen=True)
+class IngestTarget:
+    """Where bulk-ingested rows go, and what to do when the table is missing or present."""
+
+    table: str
+    schema: str | None = None
+    catalog: str | None = None
+    create_if_missing: bool = True
+    if_exists: str = "fail"  # "fail" | "append" | "replace"
+
+
 class Catalog(Protocol):
     """What the tenant can see of the database's catalog. Results are small by construction."""
 
@@ -104,6 +115,8 @@ class EngineSession(Protocol):
     def execute(self, sql: str, params: pa.RecordBatch | None, batch_rows: int) -> pa.RecordBatchReader: ...
 
     def execute_update(self, sql: str, params: pa.RecordBatch | None) -> int: ...
+
+    def ingest(self, target: IngestTarget, data: pa.RecordBatchReader) -> int: ...
 
     def catalog(self) -> Catalog: ...
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import uuid
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -14,7 +15,7 @@ import pyarrow as pa
 from duckdb import _seam
 
 from auth import Tenant
-from flight_gateway.engines.base import EngineInfo, StatementKind, StatementShape
+from flight_gateway.engines.base import EngineInfo, IngestTarget, StatementKind, StatementShape
 from flight_gateway.engines.duckdb_catalog import DuckDBCatalog
 from flight_gateway.engines.duckdb_errors import map_duckdb_error, map_stream_error
 from flight_gateway.errors import GatewayError, Status, denied, invalid, not_found
@@ -54,6 +55,10 @@ def _mapped_errors() -> Iterator[None]:
         yield
     except duckdb.Error as exc:
         raise map_duckdb_error(exc) from exc
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
 
 
 def _mapped_batches(reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
@@ -181,6 +186,35 @@ class DuckDBSession:
             if result and len(result[0]) == 1 and isinstance(result[0][0], int):
                 total += result[0][0]
         return total
+
+    def ingest(self, target: IngestTarget, data: pa.RecordBatchReader) -> int:
+        if self._read_only:
+            raise denied("READ_ONLY_TENANT", "this tenant is read-only; bulk ingestion is not allowed")
+        name = ".".join(_quote(part) for part in (target.catalog, target.schema, target.table) if part)
+        exists = bool(
+            self._con.execute(
+                "select count(*) from duckdb_tables() where table_name = ? "
+                "and schema_name = coalesce(?, current_schema()) and database_name = coalesce(?, current_database())",
+                [target.table, target.schema, target.catalog],
+            ).fetchall()[0][0]
+        )
+        if exists and target.if_exists == "fail":
+            raise invalid("TABLE_EXISTS", f"table {name} already exists; ingest in append or replace mode")
+        if not exists and not target.create_if_missing:
+            raise not_found("OBJECT_NOT_FOUND", f"table {name} does not exist; ingest in create mode")
+        # The Arrow stream is scanned as it arrives; nothing is materialized here.
+        source = f"__flight_gateway_ingest_{uuid.uuid4().hex}"
+        with _mapped_errors():
+            self._con.register(source, data)
+            try:
+                if exists and target.if_exists == "append":
+                    rows = self._con.execute(f"insert into {name} by name select * from {source}").fetchall()
+                else:
+                    verb = "create or replace table" if exists else "create table"
+                    rows = self._con.execute(f"{verb} {name} as select * from {source}").fetchall()
+            finally:
+                self._con.unregister(source)
+        return int(rows[0][0]) if rows and rows[0] else -1
 
     def catalog(self) -> DuckDBCatalog:
         return DuckDBCatalog(self._con)

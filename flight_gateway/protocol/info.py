@@ -49,6 +49,7 @@ class ServerInfo:
                 system_functions=info.system_functions,
                 datetime_functions=info.datetime_functions,
                 batch_updates=True,
+                bulk_ingestion=True,
             )
             with self._lock:
                 self._cache[key] = values

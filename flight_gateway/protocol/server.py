@@ -209,6 +209,9 @@ class GatewayFlightServer(fl.FlightServerBase):  # type: ignore[misc]
                 handle = self._statements.bind(ctx, cmd.prepared_statement_handle, batch)
                 result = pb.DoPutPreparedStatementResult(prepared_statement_handle=handle)
                 writer.write(pa.py_buffer(result.SerializeToString()))
+            elif isinstance(cmd, pb.CommandStatementIngest):
+                count = self._statements.ingest(ctx, cmd, reader.to_reader())
+                writer.write(pa.py_buffer(pb.DoPutUpdateResult(record_count=count).SerializeToString()))
             else:
                 raise unimplemented("UNSUPPORTED_COMMAND", f"DoPut with {type(cmd).__name__} is not supported")
 

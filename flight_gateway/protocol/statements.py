@@ -8,13 +8,15 @@ from typing import Any
 import pyarrow as pa
 
 from flight_gateway.context import RequestContext
-from flight_gateway.engines.base import StatementKind, StatementShape
+from flight_gateway.engines.base import IngestTarget, StatementKind, StatementShape
 from flight_gateway.errors import GatewayError, invalid, unimplemented
 from flight_gateway.execution import Executor
 from flight_gateway.protocol import flightsql_pb2 as pb
 from flight_gateway.protocol.commands import pack
 from flight_gateway.protocol.tickets import TicketSigner, decode_batch, encode_batch
 
+_NOT_EXIST = pb.CommandStatementIngest.TableDefinitionOptions.TableNotExistOption
+_EXISTS = pb.CommandStatementIngest.TableDefinitionOptions.TableExistsOption
 # Prepared statements outlive single calls: BI tools keep them for a session's life.
 HANDLE_TTL_SECONDS = 24 * 3600
 MAX_INLINE_PARAMETER_BYTES = 1 << 20
@@ -128,3 +130,31 @@ class Statements:
             return self._executor.update(ctx, sql, bound, "dml")
         table = pa.Table.from_batches(rows).combine_chunks()
         return self._executor.update(ctx, sql, table.to_batches()[0], "dml")
+
+    def ingest(self, ctx: RequestContext, cmd: Any, data: pa.RecordBatchReader) -> int:
+        """Bulk ingestion (ADBC adbc_ingest): modes map to (if_not_exist, if_exists) options."""
+        if cmd.HasField("transaction_id"):
+            raise unimplemented("NO_TRANSACTIONS", _NO_TRANSACTIONS)
+        if cmd.temporary:
+            raise unimplemented(
+                "NO_TEMPORARY_INGEST", "temporary tables are not supported: each call runs on its own connection"
+            )
+        if not cmd.table:
+            raise invalid("MISSING_TABLE", "CommandStatementIngest needs a table name")
+        options = cmd.table_definition_options
+        missing = {_NOT_EXIST.TABLE_NOT_EXIST_OPTION_CREATE: True, _NOT_EXIST.TABLE_NOT_EXIST_OPTION_FAIL: False}
+        exists = {
+            _EXISTS.TABLE_EXISTS_OPTION_FAIL: "fail",
+            _EXISTS.TABLE_EXISTS_OPTION_APPEND: "append",
+            _EXISTS.TABLE_EXISTS_OPTION_REPLACE: "replace",
+        }
+        if options.if_not_exist not in missing or options.if_exists not in exists:
+            raise invalid("INGEST_OPTIONS", "set both if_not_exist and if_exists in table_definition_options")
+        target = IngestTarget(
+            table=cmd.table,
+            schema=cmd.schema if cmd.HasField("schema") else None,
+            catalog=cmd.catalog if cmd.HasField("catalog") else None,
+            create_if_missing=missing[options.if_not_exist],
+            if_exists=exists[options.if_exists],
+        )
+        return self._executor.ingest(ctx, target, data)
