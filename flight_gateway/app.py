@@ -20,6 +20,7 @@ from flight_gateway.protocol.info import ServerInfo
 from flight_gateway.protocol.server import GatewayFlightServer
 from flight_gateway.protocol.status import install_formatter
 from flight_gateway.protocol.tickets import TicketSigner
+from flight_gateway.streaming import BatchPump
 
 log = logging.getLogger("flight_gateway")
 
@@ -31,6 +32,7 @@ class Gateway:
     server: GatewayFlightServer
     jobs: JobStore
     engines: dict[str, Engine]
+    pump: BatchPump
     location: str
     banner: list[str] = field(default_factory=list)
 
@@ -43,6 +45,7 @@ class Gateway:
 
     def shutdown(self) -> None:
         self.server.shutdown()
+        self.pump.close()
         for engine in self.engines.values():
             engine.close()
         self.jobs.close()
@@ -120,7 +123,10 @@ def build(settings: Settings) -> Gateway:
     duck = DuckDBEngine({t.id: t.database or ":memory:" for t in tenants.values() if t.engine == "duckdb"})
     engines: dict[str, Engine] = {"duckdb": duck}
     jobs = SqliteJobStore(settings.jobs_path)
-    executor = Executor(engines, jobs, batch_rows=settings.batch_rows, store_sql_text=settings.store_sql_text)
+    pump = BatchPump(settings.max_streams, settings.heartbeat_seconds)
+    executor = Executor(
+        engines, jobs, batch_rows=settings.batch_rows, store_sql_text=settings.store_sql_text, pump=pump
+    )
     location = f"grpc://{settings.host}:{settings.port}"
     server = GatewayFlightServer(
         location,
@@ -131,4 +137,4 @@ def build(settings: Settings) -> Gateway:
         middleware={MIDDLEWARE_KEY: AuthMiddlewareFactory(authenticator)},
         auth_handler=NoopHandshake(),
     )
-    return Gateway(server, jobs, engines, location, banner)
+    return Gateway(server, jobs, engines, pump, location, banner)

@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     token_active_key: str | None = None
     ticket_ttl_seconds: int = Field(default=3600, ge=10)
     batch_rows: int = Field(default=65_536, ge=1024, le=4_194_304)
+    heartbeat_seconds: float = Field(
+        default=20.0, gt=0, le=600, description="send an empty batch after this long without data"
+    )
+    max_streams: int = Field(default=64, ge=1, le=4096, description="result streams read concurrently")
     store_sql_text: bool = False
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     tenants: list[TenantConfig] = Field(default_factory=list)

@@ -7,6 +7,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future
 from contextlib import ExitStack, contextmanager
 from typing import TypeVar
 
@@ -16,6 +17,7 @@ from flight_gateway.context import RequestContext
 from flight_gateway.engines.base import Catalog, Engine, EngineSession, IngestTarget, StatementShape
 from flight_gateway.errors import GatewayError, Status, cancelled
 from flight_gateway.jobs import Job, JobState, JobStore, fingerprint
+from flight_gateway.streaming import BatchPump
 
 log = logging.getLogger("flight_gateway.execution")
 T = TypeVar("T")
@@ -35,9 +37,11 @@ class Executor:
         *,
         batch_rows: int,
         store_sql_text: bool,
+        pump: BatchPump,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._engines = dict(engines)
+        self._pump = pump
         self.jobs = jobs
         self._batch_rows = batch_rows
         self._store_sql = store_sql_text
@@ -98,8 +102,13 @@ class Executor:
         try:
             session = stack.enter_context(self._engine(ctx).session(ctx.tenant))
             stack.enter_context(self._registered(job_id, session))
+            # Described before the query starts: the session serves one call at a time.
+            schema = session.describe(sql, params).schema
             self.jobs.start(job_id, self._clock())
-            reader = session.execute(sql, params, self._batch_rows)
+            opening = self._pump.open(lambda: session.execute(sql, params, self._batch_rows))
+            if self._pump.settled(opening):
+                # Fast path: errors reach the client as the call's status, before any data.
+                schema = opening.result().schema
         except GatewayError as err:
             stack.close()
             self._fail(job_id, err)
@@ -107,7 +116,7 @@ class Executor:
         except BaseException:
             stack.close()
             raise
-        return reader.schema, self._batches(job_id, reader, session, stack)
+        return schema, self._batches(job_id, opening, schema, session, stack)
 
     @contextmanager
     def _registered(self, job_id: str, session: EngineSession) -> Iterator[None]:
@@ -126,19 +135,23 @@ class Executor:
             return job_id in self._cancelled
 
     def _batches(
-        self, job_id: str, reader: pa.RecordBatchReader, session: EngineSession, stack: ExitStack
+        self,
+        job_id: str,
+        opening: Future[pa.RecordBatchReader],
+        schema: pa.Schema,
+        session: EngineSession,
+        stack: ExitStack,
     ) -> Iterator[pa.RecordBatch]:
         rows = nbytes = 0
         state, code, message = JobState.SUCCEEDED, None, None
         try:
-            for batch in reader:
+            for batch in self._pump.batches(opening, schema, session.cancel):
                 rows += batch.num_rows
                 nbytes += batch.nbytes
                 yield batch
         except GeneratorExit:
-            # The client went away mid-stream: stop the engine's work too.
+            # The client went away mid-stream; the pump has stopped the engine's work.
             state, code, message = JobState.CANCELLED, "CLIENT_DISCONNECTED", "the client closed the stream"
-            session.cancel()
             raise
         except GatewayError as err:
             if self._was_cancelled(job_id) or err.status is Status.CANCELLED:
@@ -150,7 +163,6 @@ class Executor:
             state, code, message = JobState.FAILED, "ENGINE_ERROR", str(exc)
             raise
         finally:
-            reader.close()
             stack.close()
             self.jobs.finish(
                 job_id, state, self._clock(), rows=rows, bytes_=nbytes, error_code=code, error_message=message
