@@ -7,7 +7,9 @@ import getpass
 import json
 import logging
 import os
+import signal
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -60,8 +62,16 @@ def _serve(args: argparse.Namespace) -> int:
             f'try it: flight-gateway sql --uri {uri} --username acme "select * from customers limit 5"',  # noqa: S608 - help text
         ]
     print("\n".join(lines), flush=True)
+
+    def stop(signum: int, frame: object) -> None:
+        # shutdown() waits for serve() to return, so it cannot run inside the handler itself.
+        logging.getLogger("flight_gateway").info("signal %d: shutting down", signum)
+        threading.Thread(target=gateway.server.shutdown, name="shutdown", daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     try:
-        gateway.serve()  # returns on SIGINT / SIGTERM
+        gateway.serve()
     finally:
         gateway.shutdown()
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 import uuid
@@ -21,6 +22,7 @@ from flight_gateway.streaming import BatchPump
 
 log = logging.getLogger("flight_gateway.execution")
 T = TypeVar("T")
+_LITERAL = re.compile(r"'(?:[^']|'')*'")
 
 
 class CancelOutcome:
@@ -83,9 +85,24 @@ class Executor:
         self.jobs.create(job)
         return job.id
 
+    def _redact(self, message: str | None) -> str | None:
+        """Error text for the job record. Engine messages quote the statement and its values
+        (DuckDB's `LINE 1: ...`); unless SQL text is stored, keep only the cause, literals masked."""
+        if message is None or self._store_sql:
+            return message
+        return _LITERAL.sub("'?'", message.split("\nLINE ", 1)[0]).strip()
+
+    def _finish(
+        self, job_id: str, state: JobState, *, rows: int | None = None, bytes_: int | None = None,
+        code: str | None = None, message: str | None = None,
+    ) -> None:  # fmt: skip
+        self.jobs.finish(
+            job_id, state, self._clock(), rows=rows, bytes_=bytes_, error_code=code, error_message=self._redact(message)
+        )
+
     def _fail(self, job_id: str, error: GatewayError) -> None:
         state = JobState.CANCELLED if error.status is Status.CANCELLED else JobState.FAILED
-        self.jobs.finish(job_id, state, self._clock(), error_code=error.code, error_message=error.message)
+        self._finish(job_id, state, code=error.code, message=error.message)
 
     def record_failure(self, ctx: RequestContext, sql: str, kind: str, error: GatewayError) -> None:
         """A statement refused before it ran (bad SQL, not allowed) is still a job."""
@@ -164,9 +181,7 @@ class Executor:
             raise
         finally:
             stack.close()
-            self.jobs.finish(
-                job_id, state, self._clock(), rows=rows, bytes_=nbytes, error_code=code, error_message=message
-            )
+            self._finish(job_id, state, rows=rows, bytes_=nbytes, code=code, message=message)
 
     def update(self, ctx: RequestContext, sql: str, params: pa.RecordBatch | None, kind: str) -> int:
         job_id = self.new_job(ctx, sql, kind)
@@ -180,7 +195,7 @@ class Executor:
         except Exception as exc:
             self._fail(job_id, GatewayError(Status.INTERNAL, "ENGINE_ERROR", str(exc)))
             raise
-        self.jobs.finish(job_id, JobState.SUCCEEDED, self._clock(), rows=count)
+        self._finish(job_id, JobState.SUCCEEDED, rows=count)
         return count
 
     def ingest(self, ctx: RequestContext, target: IngestTarget, data: pa.RecordBatchReader) -> int:
@@ -195,7 +210,7 @@ class Executor:
         except Exception as exc:
             self._fail(job_id, GatewayError(Status.INTERNAL, "ENGINE_ERROR", str(exc)))
             raise
-        self.jobs.finish(job_id, JobState.SUCCEEDED, self._clock(), rows=count)
+        self._finish(job_id, JobState.SUCCEEDED, rows=count)
         return count
 
     def cancel(self, tenant_id: str, job_id: str) -> int:
@@ -215,5 +230,5 @@ class Executor:
             if len(self._cancelled_queued) > 100_000:
                 self._cancelled_queued.clear()
             self._cancelled_queued.add(job_id)
-        self.jobs.finish(job_id, JobState.CANCELLED, self._clock(), error_code="CANCELLED")
+        self._finish(job_id, JobState.CANCELLED, code="CANCELLED")
         return CancelOutcome.CANCELLED

@@ -154,6 +154,15 @@ class RawFlight:
         results = self._stream_stream("DoPut")(iter(messages), metadata=list(metadata), timeout=60)
         return [bytes_fields(r).get(1, b"") for r in results]
 
+    def list_flights(self, criteria: bytes = b"", metadata: Metadata = ()) -> list[bytes]:
+        return list(self._unary_stream("ListFlights")(criteria, metadata=list(metadata), timeout=60))
+
+    def list_actions(self, metadata: Metadata = ()) -> list[bytes]:
+        return list(self._unary_stream("ListActions")(b"", metadata=list(metadata), timeout=60))
+
+    def do_exchange(self, messages: Sequence[bytes], metadata: Metadata = ()) -> list[bytes]:
+        return list(self._stream_stream("DoExchange")(iter(messages), metadata=list(metadata), timeout=60))
+
     def handshake(self, metadata: Metadata) -> tuple[list[bytes], dict[str, str]]:
         """Handshake with one empty HandshakeRequest: the responses and the initial metadata."""
         call = self._stream_stream("Handshake")(iter([b""]), metadata=list(metadata), timeout=60)

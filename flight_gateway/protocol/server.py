@@ -217,6 +217,26 @@ class GatewayFlightServer(fl.FlightServerBase):  # type: ignore[misc]
 
         self._call(context, "DoPut", run)
 
+    # -- Not offered ---------------------------------------------------------------------
+
+    def list_flights(self, context: fl.ServerCallContext, criteria: bytes) -> Iterator[fl.FlightInfo]:
+        def run(ctx: RequestContext) -> Iterator[fl.FlightInfo]:
+            raise unimplemented("UNSUPPORTED_RPC", "ListFlights is not supported; send Flight SQL commands")
+
+        return self._call(context, "ListFlights", run)
+
+    def do_exchange(
+        self,
+        context: fl.ServerCallContext,
+        descriptor: fl.FlightDescriptor,
+        reader: fl.MetadataRecordBatchReader,
+        writer: fl.MetadataRecordBatchWriter,
+    ) -> None:
+        def run(ctx: RequestContext) -> None:
+            raise unimplemented("UNSUPPORTED_RPC", "DoExchange is not supported; send Flight SQL commands")
+
+        self._call(context, "DoExchange", run)
+
     # -- Actions -----------------------------------------------------------------------------
 
     def list_actions(self, context: fl.ServerCallContext) -> list[tuple[str, str]]:

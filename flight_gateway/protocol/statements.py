@@ -57,6 +57,15 @@ class Statements:
         if not sql.strip():
             raise invalid("EMPTY_STATEMENT", "the SQL statement is empty")
         shape = self._describe(ctx, sql, params)
+        # With values bound, the engine has already checked their count while describing.
+        if params is None and len(shape.parameters):
+            error = invalid(
+                "PARAMETER_MISMATCH",
+                f"the statement has {len(shape.parameters)} parameter(s) but none were bound; "
+                "bind one value per parameter before executing",
+            )
+            self._executor.record_failure(ctx, sql, shape.kind.value, error)
+            raise error
         if shape.kind is StatementKind.QUERY:
             job_id = self._executor.new_job(ctx, sql, shape.kind.value)
             fields: dict[str, Any] = {"k": "q", "s": sql, "j": job_id, "p": encode_batch(params)}
