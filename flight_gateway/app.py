@@ -131,7 +131,7 @@ def build(settings: Settings) -> Gateway:
     server = GatewayFlightServer(
         location,
         executor=executor,
-        signer=TicketSigner(keys[active]),
+        signer=TicketSigner([keys[active], *(key for kid, key in keys.items() if kid != active)]),
         info=ServerInfo(engines),
         ticket_ttl=settings.ticket_ttl_seconds,
         middleware={MIDDLEWARE_KEY: AuthMiddlewareFactory(authenticator)},

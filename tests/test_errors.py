@@ -130,7 +130,7 @@ def _ticket_of_other_tenant(e: Env) -> object:
 
 
 def _expired_ticket(e: Env) -> object:
-    signer = TicketSigner(e.signing_key())
+    signer = TicketSigner([e.signing_key()])
     job_id = "0" * 32
     handle = signer.sign("ticket", "acme", -5, {"k": "q", "s": "select 42 as answer", "j": job_id, "p": None})
     return e.raw.do_get(pack(pb.TicketStatementQuery(statement_handle=handle)), e.acme)

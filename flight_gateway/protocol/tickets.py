@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -24,13 +24,17 @@ _MAC_LEN = 32
 
 
 class TicketSigner:
-    def __init__(self, key: bytes, clock: Callable[[], float] = time.time) -> None:
-        # A derived key keeps ticket MACs independent of how the token key is used elsewhere.
-        self._key = hmac.new(key, b"flight-gateway tickets v1", hashlib.sha256).digest()
+    """Signs with the first key; verifies with any, so rotating keys does not void live handles."""
+
+    def __init__(self, keys: Sequence[bytes], clock: Callable[[], float] = time.time) -> None:
+        if not keys:
+            raise ValueError("at least one signing key is required")
+        # Derived keys keep ticket MACs independent of how the token keys are used elsewhere.
+        self._keys = [hmac.new(key, b"flight-gateway tickets v1", hashlib.sha256).digest() for key in keys]
         self._clock = clock
 
-    def _mac(self, purpose: str, payload: bytes) -> bytes:
-        return hmac.new(self._key, purpose.encode() + b"\x00" + payload, hashlib.sha256).digest()
+    def _mac(self, purpose: str, payload: bytes, key: bytes | None = None) -> bytes:
+        return hmac.new(key or self._keys[0], purpose.encode() + b"\x00" + payload, hashlib.sha256).digest()
 
     def sign(self, purpose: str, tenant: str, ttl_seconds: float, fields: dict[str, Any]) -> bytes:
         body = {"t": tenant, "x": int(self._clock() + ttl_seconds), **fields}
@@ -42,7 +46,7 @@ class TicketSigner:
         if len(token) <= 1 + _MAC_LEN or token[:1] != _VERSION:
             raise invalid("MALFORMED_TICKET", f"the {what} is malformed; request a new one")
         mac, payload = token[1 : 1 + _MAC_LEN], token[1 + _MAC_LEN :]
-        if not hmac.compare_digest(mac, self._mac(purpose, payload)):
+        if not any([hmac.compare_digest(mac, self._mac(purpose, payload, key)) for key in self._keys]):
             raise invalid(
                 "FORGED_TICKET",
                 f"the {what} was not issued by this gateway or was altered; request a new one",
