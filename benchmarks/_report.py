@@ -42,6 +42,28 @@ def _version(distribution: str) -> str:
         return "not installed"
 
 
+def load_average() -> str:
+    try:
+        one, five, fifteen = os.getloadavg()
+    except OSError:
+        return "unknown"
+    return f"{one:.2f} / {five:.2f} / {fifteen:.2f} (1 / 5 / 15 min)"
+
+
+def warn_if_busy(limit: float = 1.0) -> None:
+    """Other processes on the machine skew every figure: say so before measuring."""
+    try:
+        one = os.getloadavg()[0]
+    except OSError:
+        return
+    if one > limit:
+        print(
+            f"warning: load average {one:.2f} before starting: other processes are using the CPUs, "
+            "figures will be noisy",
+            file=sys.stderr,
+        )
+
+
 def machine_facts() -> list[tuple[str, str]]:
     return [
         ("nproc", str(os.cpu_count())),
@@ -53,6 +75,7 @@ def machine_facts() -> list[tuple[str, str]]:
         ("duckdb", _version("duckdb")),
         ("adbc_driver_flightsql", _version("adbc-driver-flightsql")),
         ("flight-gateway", _version("flight-gateway")),
+        ("load average at report time", load_average()),
     ]
 
 

@@ -85,7 +85,7 @@ def main() -> int:
     _install()
     from flight_gateway.cli import main as cli_main
 
-    return cli_main(sys.argv[1:])
+    return int(cli_main(sys.argv[1:]))
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ from typing import Any
 import adbc_driver_flightsql.dbapi as flight_sql
 import duckdb
 from _gateway import STUB_CLI, TRACED_CLI, GatewayProcess, PySpy, RpcTrace, running_gateway
-from _report import command_line, machine_table, markdown_table, percentile
+from _report import command_line, machine_table, markdown_table, percentile, warn_if_busy
 
 TARGET_P50_MS = 3.0
 TARGET_P99_MS = 10.0
@@ -122,7 +122,10 @@ def measure(
     ops: dict[str, tuple[Op, GatewayProcess | None]],
     labels: dict[str, str],
 ) -> dict[str, PathResult]:
-    results = {name: PathResult(*labels[name].split("|")) for name in ops}
+    results = {}
+    for name in ops:
+        label, rpcs = labels[name].split("|")
+        results[name] = PathResult(label, rpcs)
     for op, _ in ops.values():
         for _ in range(args.warmup):
             op()
@@ -187,7 +190,7 @@ def trace(args: argparse.Namespace, serve_args: list[str], env: dict[str, str], 
                         f"(p50 {statistics.median(millis):.3f} in this run)",
                     ]
                 )
-    table = markdown_table(["path", "RPC", "calls per execute", "Python handler ms per call"], rows)
+    table = markdown_table(["path", "RPC", "calls per execute", "Python handler ms per call"], rows, align="llrr")
     return "\n".join(
         [
             f"RPC trace ({args.trace_runs} executes per path after {args.warmup} warm-up, gateway started via "
@@ -302,6 +305,19 @@ def report(args: argparse.Namespace, results: dict[str, PathResult], traced: str
         "",
         *verdicts,
     ]
+    if "stub" in results:
+        gateway_ms, stub_ms = sorted(results["gateway-same-cursor"].millis), sorted(results["stub"].millis)
+        added = percentile(gateway_ms, 50) - percentile(stub_ms, 50)
+        runs = len(gateway_ms)
+        cpu = (results["gateway-same-cursor"].server_cpu - results["stub"].server_cpu) / runs * 1e3
+        engine = f"{percentile(sorted(results['engine'].millis), 50):.2f} ms" if "engine" in results else "n/a"
+        lines += [
+            "",
+            f"Gateway's own share (same cursor minus the stub floor): p50 +{added:.2f} ms and +{cpu:.2f} ms of "
+            f"server CPU per execute; the DuckDB work inside it, run in-process through the gateway's engine, "
+            f"takes {engine} (p50). The floor itself (ADBC client + gRPC on this machine, server doing "
+            f"nothing) is p50 {percentile(stub_ms, 50):.2f} ms.",
+        ]
     if skipped:
         lines += ["", f"({skipped})"]
     if traced:
@@ -312,6 +328,7 @@ def report(args: argparse.Namespace, results: dict[str, PathResult], traced: str
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    warn_if_busy()
     if args.work_dir is not None:
         args.work_dir.mkdir(parents=True, exist_ok=True)
         print(run(args, args.work_dir.resolve()))

@@ -100,7 +100,7 @@ def _tenants_and_users(settings: Settings) -> tuple[dict[str, Tenant], dict[str,
             users[tenant_id] = User(tenant_id, password_hash, tenant_id)
         banner += [
             f"demo tenants: {', '.join(DEMO_TENANTS)} (username = tenant), {settings.demo_rows} rows each",
-            f"demo password: {password}  ({where})",
+            f"demo password: {password}  ({where})" if where.startswith("generated") else f"demo password: {where}",
         ]
     for user in settings.users:
         if user.tenant not in tenants:

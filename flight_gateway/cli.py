@@ -19,7 +19,7 @@ from typing import Any
 import pyarrow as pa
 
 from flight_gateway import __version__
-from flight_gateway.config import ConfigError, Settings, load_settings
+from flight_gateway.config import ConfigError, Settings, client_password, load_settings
 
 _EPILOG = """\
 configuration: TOML file (--config), environment variables FLIGHT_GATEWAY_<KEY>, and flags;
@@ -50,7 +50,15 @@ def _serve(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr
     )
-    gateway = build(settings)
+    try:
+        gateway = build(settings)
+    except (pa.ArrowException, OSError) as exc:
+        print(
+            f"flight-gateway: cannot serve on {settings.host}:{settings.port}: {exc} "
+            "(is another process using the port? choose another with --port)",
+            file=sys.stderr,
+        )
+        return 2
     uri = f"grpc://{settings.host}:{gateway.port}"
     lines = [f"flight-gateway {__version__} listening on {uri}", *gateway.banner]
     if settings.demo_enabled:
@@ -107,7 +115,7 @@ def _jobs_list(args: argparse.Namespace) -> int:
 def _sql(args: argparse.Namespace) -> int:
     from flight_gateway.client import run_query
 
-    password = os.environ.get("FLIGHT_GATEWAY_PASSWORD") or getpass.getpass(f"password for {args.username}: ")
+    password = client_password() or getpass.getpass(f"password for {args.username}: ")
     try:
         table = run_query(args.uri, args.username, password, args.query)
     except (pa.ArrowException, OSError) as exc:
@@ -163,7 +171,7 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port to listen on (default 8815; 0 picks a free port)")
     serve.add_argument("--demo-rows", type=int, help="size of each demo tenant's dataset (default 100000)")
     serve.add_argument("--no-demo", action="store_true", help="do not serve the demo tenants")
-    serve.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    serve.add_argument("--log-level", type=str.upper, choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     serve.set_defaults(run=_serve)
 
     jobs = sub.add_parser("jobs", help="inspect the job history", description="Inspect recorded statements.")
@@ -200,6 +208,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"flight-gateway: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head` and the like
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     return code
 
 

@@ -5,6 +5,7 @@ Precedence: CLI flags > `FLIGHT_GATEWAY_*` environment variables > TOML file (`-
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -76,6 +77,11 @@ class Settings(BaseSettings):
     tenants: list[TenantConfig] = Field(default_factory=list)
     users: list[UserConfig] = Field(default_factory=list)
 
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
     @field_validator("token_keys")
     @classmethod
     def _strong_keys(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
@@ -102,6 +108,11 @@ def _describe(error: ValidationError) -> str:
     return "invalid configuration:\n" + "\n".join(lines)
 
 
+def client_password() -> str | None:
+    """The password the `sql` client command uses, from FLIGHT_GATEWAY_PASSWORD (None: prompt)."""
+    return os.environ.get("FLIGHT_GATEWAY_PASSWORD") or None
+
+
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
     """Settings from flags (`overrides`), env and an optional TOML file; ConfigError if invalid."""
     if config_file is not None and not config_file.is_file():
@@ -126,5 +137,6 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         return _FromFile(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
         raise ConfigError(_describe(exc)) from None
-    except ValueError as exc:  # e.g. TOML syntax errors
-        raise ConfigError(f"cannot read config file {config_file}: {exc}") from None
+    except ValueError as exc:  # TOML syntax, or an env value that is not JSON where JSON is expected
+        where = f"config file {config_file} or " if config_file else ""
+        raise ConfigError(f"invalid configuration ({where}FLIGHT_GATEWAY_* environment): {exc}") from None

@@ -249,8 +249,10 @@ class DuckDBEngine:
                 if path is None:
                     raise not_found("NO_DATABASE", f"no DuckDB database is configured for tenant {tenant.id!r}")
                 try:
+                    if str(path) != ":memory:":
+                        Path(path).parent.mkdir(parents=True, exist_ok=True)
                     db = duckdb.connect(str(path), config=LOCKED_CONFIG)
-                except duckdb.Error as exc:
+                except (duckdb.Error, OSError) as exc:
                     raise GatewayError(
                         Status.UNAVAILABLE, "ENGINE_UNAVAILABLE", f"cannot open the tenant database: {exc}"
                     ) from exc

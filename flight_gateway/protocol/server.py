@@ -25,7 +25,7 @@ from flight_gateway.protocol.actions import Actions
 from flight_gateway.protocol.commands import pack, unpack
 from flight_gateway.protocol.info import ServerInfo
 from flight_gateway.protocol.metadata import CATALOG_COMMANDS
-from flight_gateway.protocol.statements import Planned, Statements
+from flight_gateway.protocol.statements import UPDATE_RESULT_SCHEMA, Planned, Statements
 from flight_gateway.protocol.status import to_flight_error
 from flight_gateway.protocol.tickets import TicketSigner, decode_batch
 
@@ -165,7 +165,7 @@ class GatewayFlightServer(fl.FlightServerBase):  # type: ignore[misc]
                 schema, batches = self._executor.stream(ctx, body["j"], body["s"], decode_batch(body.get("p")))
                 return fl.GeneratorStream(schema, self._guarded(batches, ctx.request_id))
             if kind == "c":
-                table = pa.table({body["f"]: pa.array([body["n"]], pa.int64())})
+                table = pa.Table.from_pydict({"Count": [body["n"]]}, schema=UPDATE_RESULT_SCHEMA)
                 return fl.RecordBatchStream(table)
             if kind == "m":
                 return fl.RecordBatchStream(self._metadata_table(ctx, _unb64(body["c"])))

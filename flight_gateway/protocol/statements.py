@@ -17,6 +17,7 @@ from flight_gateway.protocol.tickets import TicketSigner, decode_batch, encode_b
 
 _NOT_EXIST = pb.CommandStatementIngest.TableDefinitionOptions.TableNotExistOption
 _EXISTS = pb.CommandStatementIngest.TableDefinitionOptions.TableExistsOption
+UPDATE_RESULT_SCHEMA = pa.schema([pa.field("Count", pa.int64())])
 # Prepared statements outlive single calls: BI tools keep them for a session's life.
 HANDLE_TTL_SECONDS = 24 * 3600
 MAX_INLINE_PARAMETER_BYTES = 1 << 20
@@ -71,9 +72,9 @@ class Statements:
             fields: dict[str, Any] = {"k": "q", "s": sql, "j": job_id, "p": encode_batch(params)}
             return Planned(shape.schema, self.ticket(ctx, fields))
         count = self._executor.update(ctx, sql, params, shape.kind.value)
-        schema = shape.schema if len(shape.schema) else pa.schema([pa.field("Count", pa.int64())])
-        field = schema.field(0)
-        return Planned(schema, self.ticket(ctx, {"k": "c", "n": count, "f": field.name}), total_records=1)
+        # Whatever the engine's own reply looks like (DuckDB answers `Success: bool` to some
+        # statements), a statement without rows answers one row: the count of affected rows.
+        return Planned(UPDATE_RESULT_SCHEMA, self.ticket(ctx, {"k": "c", "n": count}), total_records=1)
 
     def schema_of(self, ctx: RequestContext, sql: str, params: pa.RecordBatch | None) -> pa.Schema:
         return self._describe(ctx, sql, params).schema
