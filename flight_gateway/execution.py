@@ -184,26 +184,18 @@ class Executor:
             self._finish(job_id, state, rows=rows, bytes_=nbytes, code=code, message=message)
 
     def update(self, ctx: RequestContext, sql: str, params: pa.RecordBatch | None, kind: str) -> int:
+        return self._counted(ctx, sql, kind, lambda session: session.execute_update(sql, params))
+
+    def ingest(self, ctx: RequestContext, target: IngestTarget, data: pa.RecordBatchReader) -> int:
+        return self._counted(ctx, f"INGEST INTO {target.table}", "ingest", lambda session: session.ingest(target, data))
+
+    def _counted(self, ctx: RequestContext, sql: str, kind: str, run: Callable[[EngineSession], int]) -> int:
+        """Run a statement that returns a row count, as a job from start to finish."""
         job_id = self.new_job(ctx, sql, kind)
         self.jobs.start(job_id, self._clock())
         try:
             with self._engine(ctx).session(ctx.tenant) as session, self._registered(job_id, session):
-                count = session.execute_update(sql, params)
-        except GatewayError as err:
-            self._fail(job_id, err)
-            raise
-        except Exception as exc:
-            self._fail(job_id, GatewayError(Status.INTERNAL, "ENGINE_ERROR", str(exc)))
-            raise
-        self._finish(job_id, JobState.SUCCEEDED, rows=count)
-        return count
-
-    def ingest(self, ctx: RequestContext, target: IngestTarget, data: pa.RecordBatchReader) -> int:
-        job_id = self.new_job(ctx, f"INGEST INTO {target.table}", "ingest")
-        self.jobs.start(job_id, self._clock())
-        try:
-            with self._engine(ctx).session(ctx.tenant) as session, self._registered(job_id, session):
-                count = session.ingest(target, data)
+                count = run(session)
         except GatewayError as err:
             self._fail(job_id, err)
             raise
