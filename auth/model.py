@@ -5,6 +5,19 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+# Statement classes a tenant may be allowed to run (see flight_gateway policy).
+STATEMENT_CLASSES = frozenset({"query", "dml", "ddl", "other", "ingest"})
+
+
+@dataclass(frozen=True)
+class TenantLimits:
+    """Per-tenant limits; declared now, enforced by the governance work (not yet)."""
+
+    max_concurrent_statements: int | None = None
+    max_result_rows: int | None = None
+    statement_timeout_seconds: float | None = None
+    requests_per_minute: int | None = None
+
 
 @dataclass(frozen=True)
 class Tenant:
@@ -14,7 +27,15 @@ class Tenant:
     engine: str = "duckdb"
     database: str | None = None
     db_user: str | None = None
-    read_only: bool = False
+    db_groups: tuple[str, ...] = ()
+    wlm_query_group: str | None = None
+    allowed_statements: frozenset[str] = STATEMENT_CLASSES
+    offload_prefix: str | None = None
+    limits: TenantLimits = field(default_factory=TenantLimits)
+
+    @property
+    def read_only(self) -> bool:
+        return self.allowed_statements <= {"query"}
 
 
 @dataclass(frozen=True)

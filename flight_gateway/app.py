@@ -10,6 +10,7 @@ from pathlib import Path
 
 from auth import Authenticator, Tenant, TokenSigner, User, hash_password
 from auth.flight import MIDDLEWARE_KEY, AuthMiddlewareFactory, NoopHandshake
+from auth.model import TenantLimits
 from flight_gateway.config import ConfigError, Settings
 from flight_gateway.engines.base import Engine
 from flight_gateway.engines.demo import demo_database
@@ -83,7 +84,17 @@ def _tenants_and_users(settings: Settings) -> tuple[dict[str, Tenant], dict[str,
         if cfg.id in tenants:
             raise ConfigError(f"tenants: tenant id {cfg.id!r} is declared twice")
         database = cfg.database or str(settings.data_dir / "tenants" / f"{cfg.id}.duckdb")
-        tenants[cfg.id] = Tenant(id=cfg.id, engine=cfg.engine, database=database, read_only=cfg.read_only)
+        tenants[cfg.id] = Tenant(
+            id=cfg.id,
+            engine=cfg.engine,
+            database=database,
+            db_user=cfg.db_user,
+            db_groups=tuple(cfg.db_groups),
+            wlm_query_group=cfg.wlm_query_group,
+            allowed_statements=cfg.statement_classes,
+            offload_prefix=cfg.offload_prefix,
+            limits=TenantLimits(**cfg.limits.model_dump()),
+        )
     if settings.demo_enabled:
         if settings.demo_password is not None:
             password, where = settings.demo_password.get_secret_value(), "from FLIGHT_GATEWAY_DEMO_PASSWORD"

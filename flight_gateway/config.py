@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
@@ -24,6 +24,20 @@ class ConfigError(Exception):
     """Invalid configuration; the message names the key and the fix."""
 
 
+StatementClass = Literal["query", "dml", "ddl", "other", "ingest"]
+
+
+class TenantLimitsConfig(BaseModel):
+    """Declared per tenant; enforcement comes with the governance work."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_concurrent_statements: int | None = Field(default=None, ge=1)
+    max_result_rows: int | None = Field(default=None, ge=1)
+    statement_timeout_seconds: float | None = Field(default=None, gt=0)
+    requests_per_minute: int | None = Field(default=None, ge=1)
+
+
 class TenantConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -32,7 +46,20 @@ class TenantConfig(BaseModel):
     database: str | None = Field(
         default=None, description="DuckDB file for this tenant; default <data_dir>/tenants/<id>.duckdb"
     )
-    read_only: bool = False
+    db_user: str | None = Field(default=None, description="database user the engine logs in as")
+    db_groups: list[str] = Field(default_factory=list, description="database groups/roles of db_user")
+    wlm_query_group: str | None = Field(default=None, description="Redshift WLM query group")
+    read_only: bool = Field(default=False, description="shorthand for allowed_statements = ['query']")
+    allowed_statements: list[StatementClass] = Field(
+        default_factory=lambda: list(get_args(StatementClass)),
+        description="statement classes this tenant may run",
+    )
+    offload_prefix: str | None = Field(default=None, description="where this tenant's offloaded results go")
+    limits: TenantLimitsConfig = Field(default_factory=TenantLimitsConfig)
+
+    @property
+    def statement_classes(self) -> frozenset[str]:
+        return frozenset({"query"}) if self.read_only else frozenset(self.allowed_statements)
 
 
 class UserConfig(BaseModel):

@@ -109,7 +109,6 @@ class DuckDBSession:
     def __init__(self, con: duckdb.DuckDBPyConnection, tenant: Tenant, shapes: ShapeCache) -> None:
         self._con = con
         self._tenant = tenant
-        self._read_only = tenant.read_only
         self._shapes = shapes
 
     def _statement_type(self, sql: str) -> str:
@@ -148,8 +147,6 @@ class DuckDBSession:
             kind = StatementKind.DDL
         else:
             kind = StatementKind.OTHER
-        if self._read_only and kind is not StatementKind.QUERY:
-            raise denied("READ_ONLY_TENANT", "this tenant is read-only; only queries are allowed")
         schema = self._arrow_schema(sig.names, sig.types)
         parameters = self._arrow_schema([str(i) for i in range(len(sig.parameters))], [t for _, t in sig.parameters])
         return StatementShape(kind, schema, parameters)
@@ -188,8 +185,6 @@ class DuckDBSession:
         return total
 
     def ingest(self, target: IngestTarget, data: pa.RecordBatchReader) -> int:
-        if self._read_only:
-            raise denied("READ_ONLY_TENANT", "this tenant is read-only; bulk ingestion is not allowed")
         name = ".".join(_quote(part) for part in (target.catalog, target.schema, target.table) if part)
         exists = bool(
             self._con.execute(
@@ -223,6 +218,18 @@ class DuckDBSession:
         self._con.interrupt()
 
 
+def _open(path: str, read_only: bool) -> duckdb.DuckDBPyConnection:
+    """A tenant database; a read-only tenant's is opened read-only, so DuckDB itself refuses writes."""
+    if path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        if read_only and not Path(path).exists():
+            duckdb.connect(path).close()  # read-only opening needs an existing file
+    config = dict(LOCKED_CONFIG)
+    if read_only and path != ":memory:":
+        config["access_mode"] = "READ_ONLY"
+    return duckdb.connect(path, config=config)
+
+
 class DuckDBEngine:
     """Opens each tenant's database once (locked) and hands out a cursor per session."""
 
@@ -249,9 +256,7 @@ class DuckDBEngine:
                 if path is None:
                     raise not_found("NO_DATABASE", f"no DuckDB database is configured for tenant {tenant.id!r}")
                 try:
-                    if str(path) != ":memory:":
-                        Path(path).parent.mkdir(parents=True, exist_ok=True)
-                    db = duckdb.connect(str(path), config=LOCKED_CONFIG)
+                    db = _open(str(path), tenant.read_only)
                 except (duckdb.Error, OSError) as exc:
                     raise GatewayError(
                         Status.UNAVAILABLE, "ENGINE_UNAVAILABLE", f"cannot open the tenant database: {exc}"

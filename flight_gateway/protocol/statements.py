@@ -11,6 +11,7 @@ from flight_gateway.context import RequestContext
 from flight_gateway.engines.base import IngestTarget, StatementKind, StatementShape
 from flight_gateway.errors import GatewayError, invalid, unimplemented
 from flight_gateway.execution import Executor
+from flight_gateway.policy import check_statement_class
 from flight_gateway.protocol import flightsql_pb2 as pb
 from flight_gateway.protocol.commands import pack
 from flight_gateway.protocol.tickets import TicketSigner, decode_batch, encode_batch
@@ -47,10 +48,12 @@ class Statements:
 
     def _describe(self, ctx: RequestContext, sql: str, params: pa.RecordBatch | None) -> StatementShape:
         try:
-            return self._executor.describe(ctx, sql, params)
+            shape = self._executor.describe(ctx, sql, params)
+            check_statement_class(ctx.tenant, shape.kind.value)
         except GatewayError as err:
             self._executor.record_failure(ctx, sql, "statement", err)
             raise
+        return shape
 
     def plan(self, ctx: RequestContext, sql: str, params: pa.RecordBatch | None) -> Planned:
         """Queries run when their ticket is read; anything else runs now (DDL/DML via a query
@@ -151,6 +154,7 @@ class Statements:
             )
         if not cmd.table:
             raise invalid("MISSING_TABLE", "CommandStatementIngest needs a table name")
+        check_statement_class(ctx.tenant, "ingest")
         options = cmd.table_definition_options
         missing = {_NOT_EXIST.TABLE_NOT_EXIST_OPTION_CREATE: True, _NOT_EXIST.TABLE_NOT_EXIST_OPTION_FAIL: False}
         exists = {
