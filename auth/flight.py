@@ -9,6 +9,7 @@ import pyarrow.flight as fl
 
 from auth.authenticator import Authenticator
 from auth.model import AuthError, AuthFailure, Principal, Tenant
+from auth.tls import CertificateMapping, principal_from_forwarded_certificate
 
 log = logging.getLogger("auth")
 
@@ -49,12 +50,27 @@ class NoopHandshake(fl.ServerAuthHandler):  # type: ignore[misc]
 class AuthMiddlewareFactory(fl.ServerMiddlewareFactory):  # type: ignore[misc]
     """Rejects every call without valid credentials; a Basic login answers with a bearer token."""
 
-    def __init__(self, authenticator: Authenticator) -> None:
+    def __init__(
+        self,
+        authenticator: Authenticator,
+        client_cert_header: str | None = None,
+        certificate_mapping: CertificateMapping | None = None,
+    ) -> None:
         self._auth = authenticator
+        # Only set behind a TLS-terminating proxy that overwrites this header: a certificate is
+        # public, so the header is trusted only because clients cannot reach us around the proxy.
+        self._cert_header = client_cert_header.lower() if client_cert_header else None
+        self._cert_mapping = certificate_mapping
 
     def start_call(self, info: Any, headers: dict[str, list[Any]]) -> AuthMiddleware:
         header = _header(headers, "authorization")
         try:
+            forwarded = _header(headers, self._cert_header) if self._cert_header else None
+            if header is None and forwarded is not None and self._cert_mapping is not None:
+                principal = principal_from_forwarded_certificate(forwarded, self._cert_mapping)
+                return AuthMiddleware(
+                    principal, self._auth.tenant_for(principal), {}, _header(headers, "user-agent") or ""
+                )
             if header is None:
                 raise AuthError(
                     AuthFailure.UNAUTHENTICATED,

@@ -7,10 +7,23 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from auth import Authenticator, Tenant, TokenSigner, User, hash_password
 from auth.flight import MIDDLEWARE_KEY, AuthMiddlewareFactory, NoopHandshake
 from auth.model import TenantLimits
+from auth.tls import (
+    CertField,
+    CertificateMapping,
+    CertificateRule,
+    TlsConfigError,
+    TlsFiles,
+    describe_certificate,
+    load_tls,
+    self_signed,
+    server_tls_kwargs,
+    tls_location,
+)
 from flight_gateway.config import ConfigError, Settings
 from flight_gateway.engines.base import Engine
 from flight_gateway.engines.demo import demo_database
@@ -124,6 +137,38 @@ def _tenants_and_users(settings: Settings) -> tuple[dict[str, Tenant], dict[str,
     return tenants, users, banner
 
 
+def _tls(settings: Settings) -> tuple[dict[str, Any], list[str]]:
+    """pyarrow server TLS arguments and banner lines; ConfigError names the bad file."""
+    if not settings.tls_enabled:
+        return {}, []
+    if settings.tls_self_signed:
+        cert_path = settings.data_dir / "tls-self-signed.pem"
+        hosts = list(dict.fromkeys([settings.host, "localhost", "127.0.0.1"]))
+        material = self_signed([h for h in hosts if h not in ("0.0.0.0", "::")], cert_out=cert_path)  # noqa: S104
+        note = f"TLS: throwaway self-signed certificate; clients trust {cert_path} (tls_root_certs)"
+    else:
+        assert settings.tls_cert_file is not None and settings.tls_key_file is not None  # noqa: S101 - validated
+        try:
+            material = load_tls(TlsFiles(settings.tls_cert_file, settings.tls_key_file, settings.tls_client_ca_file))
+        except TlsConfigError as exc:
+            raise ConfigError(f"tls: {exc}") from None
+        note = "TLS: " + describe_certificate(material.cert_chain)
+    if material.mutual:
+        note += "; client certificates required (mTLS)"
+    return dict(server_tls_kwargs(material)), [note]
+
+
+def _certificate_mapping(settings: Settings, tenants: dict[str, Tenant]) -> CertificateMapping | None:
+    if settings.client_cert_header is None:
+        return None
+    rules = []
+    for rule in settings.client_cert_rules:
+        if rule.tenant not in tenants:
+            raise ConfigError(f"client_cert_rules: rule for {rule.pattern!r} names unknown tenant {rule.tenant!r}")
+        rules.append(CertificateRule(CertField(rule.field), rule.pattern, rule.tenant, rule.subject, tuple(rule.roles)))
+    return CertificateMapping(tuple(rules))
+
+
 def build(settings: Settings) -> Gateway:
     install_formatter()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -138,14 +183,21 @@ def build(settings: Settings) -> Gateway:
     executor = Executor(
         engines, jobs, batch_rows=settings.batch_rows, store_sql_text=settings.store_sql_text, pump=pump
     )
-    location = f"grpc://{settings.host}:{settings.port}"
+    tls, tls_banner = _tls(settings)
+    banner += tls_banner
+    location = tls_location(settings.host, settings.port) if tls else f"grpc://{settings.host}:{settings.port}"
     server = GatewayFlightServer(
         location,
         executor=executor,
         signer=TicketSigner([keys[active], *(key for kid, key in keys.items() if kid != active)]),
         info=ServerInfo(engines),
         ticket_ttl=settings.ticket_ttl_seconds,
-        middleware={MIDDLEWARE_KEY: AuthMiddlewareFactory(authenticator)},
+        middleware={
+            MIDDLEWARE_KEY: AuthMiddlewareFactory(
+                authenticator, settings.client_cert_header, _certificate_mapping(settings, tenants)
+            )
+        },
         auth_handler=NoopHandshake(),
+        tls=tls,
     )
     return Gateway(server, jobs, engines, pump, location, banner)

@@ -46,6 +46,7 @@ def _serve(args: argparse.Namespace) -> int:
         demo_rows=args.demo_rows,
         demo=False if args.no_demo else None,
         log_level=args.log_level,
+        tls_self_signed=True if args.tls_self_signed else None,
     )
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr
@@ -59,14 +60,15 @@ def _serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    uri = f"grpc://{settings.host}:{gateway.port}"
+    uri = f"{'grpc+tls' if settings.tls_enabled else 'grpc'}://{settings.host}:{gateway.port}"
     lines = [f"flight-gateway {__version__} listening on {uri}", *gateway.banner]
     if settings.demo_enabled:
         lines += [
             "connect with ADBC (Python):",
             "  import adbc_driver_flightsql.dbapi as flight_sql",
             f'  conn = flight_sql.connect("{uri}", db_kwargs={{"username": "acme", "password": "<password>"}})',
-            f"JDBC: jdbc:arrow-flight-sql://{settings.host}:{gateway.port}?useEncryption=false&user=acme&password=<password>",
+            f"JDBC: jdbc:arrow-flight-sql://{settings.host}:{gateway.port}?useEncryption={str(settings.tls_enabled).lower()}"
+            "&user=acme&password=<password>",
             f'try it: flight-gateway sql --uri {uri} --username acme "select * from customers limit 5"',  # noqa: S608 - help text
         ]
     print("\n".join(lines), flush=True)
@@ -117,7 +119,8 @@ def _sql(args: argparse.Namespace) -> int:
 
     password = client_password() or getpass.getpass(f"password for {args.username}: ")
     try:
-        table = run_query(args.uri, args.username, password, args.query)
+        roots = args.tls_root_certs.read_bytes() if args.tls_root_certs else None
+        table = run_query(args.uri, args.username, password, args.query, roots)
     except (pa.ArrowException, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -171,6 +174,11 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port to listen on (default 8815; 0 picks a free port)")
     serve.add_argument("--demo-rows", type=int, help="size of each demo tenant's dataset (default 100000)")
     serve.add_argument("--no-demo", action="store_true", help="do not serve the demo tenants")
+    serve.add_argument(
+        "--tls-self-signed",
+        action="store_true",
+        help="serve grpc+tls:// with a throwaway self-signed certificate (local trials only)",
+    )
     serve.add_argument("--log-level", type=str.upper, choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     serve.set_defaults(run=_serve)
 
@@ -192,6 +200,7 @@ def parser() -> argparse.ArgumentParser:
     sql.add_argument("--uri", default="grpc://127.0.0.1:8815")
     sql.add_argument("--username", required=True)
     sql.add_argument("--max-rows", type=int, default=50)
+    sql.add_argument("--tls-root-certs", type=Path, help="PEM file of the CA (or self-signed cert) to trust")
     sql.set_defaults(run=_sql)
 
     auth = sub.add_parser("auth", help="credentials helpers")

@@ -9,8 +9,8 @@ from flight_gateway.protocol import flightsql_pb2 as pb
 from flight_gateway.protocol.commands import pack
 
 
-def run_query(uri: str, username: str, password: str, query: str) -> pa.Table:
-    client = fl.FlightClient(uri)
+def run_query(uri: str, username: str, password: str, query: str, tls_root_certs: bytes | None = None) -> pa.Table:
+    client = fl.FlightClient(uri, tls_root_certs=tls_root_certs) if tls_root_certs else fl.FlightClient(uri)
     try:
         header = client.authenticate_basic_token(username, password)
         options = fl.FlightCallOptions(headers=[header])

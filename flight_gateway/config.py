@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -78,6 +78,18 @@ class UserConfig(BaseModel):
         return value
 
 
+class CertRuleConfig(BaseModel):
+    """Maps a client certificate forwarded by a TLS-terminating proxy to a tenant."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    field: Literal["cn", "dns", "uri", "email"]
+    pattern: str = Field(min_length=1, description="`*` matches any run of characters")
+    tenant: str = Field(pattern=_NAME)
+    subject: str = "{value}"
+    roles: list[str] = Field(default_factory=list)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FLIGHT_GATEWAY_", extra="forbid")
 
@@ -101,6 +113,17 @@ class Settings(BaseSettings):
     max_streams: int = Field(default=64, ge=1, le=4096, description="result streams read concurrently")
     store_sql_text: bool = False
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    tls_cert_file: Path | None = Field(default=None, description="server certificate chain (PEM)")
+    tls_key_file: Path | None = Field(default=None, description="server private key (PEM)")
+    tls_client_ca_file: Path | None = Field(
+        default=None, description="require client certificates signed by this CA (mTLS)"
+    )
+    tls_self_signed: bool = Field(default=False, description="throwaway certificate for local trials")
+    client_cert_header: str | None = Field(
+        default=None,
+        description="header in which a TLS-terminating proxy forwards the client certificate; trust only behind it",
+    )
+    client_cert_rules: list[CertRuleConfig] = Field(default_factory=list)
     tenants: list[TenantConfig] = Field(default_factory=list)
     users: list[UserConfig] = Field(default_factory=list)
 
@@ -116,6 +139,20 @@ class Settings(BaseSettings):
             if len(secret.get_secret_value()) < 32:
                 raise ValueError(f"key {kid!r} is shorter than 32 characters; use `openssl rand -hex 32`")
         return value
+
+    @model_validator(mode="after")
+    def _tls_consistent(self) -> Settings:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("tls_cert_file and tls_key_file must be set together")
+        if self.tls_self_signed and self.tls_cert_file is not None:
+            raise ValueError("tls_self_signed conflicts with tls_cert_file; choose one")
+        if self.tls_client_ca_file is not None and self.tls_cert_file is None:
+            raise ValueError("tls_client_ca_file (mTLS) needs tls_cert_file and tls_key_file")
+        return self
+
+    @property
+    def tls_enabled(self) -> bool:
+        return self.tls_self_signed or self.tls_cert_file is not None
 
     @property
     def demo_enabled(self) -> bool:

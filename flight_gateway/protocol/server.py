@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import logging
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
 import pyarrow as pa
@@ -44,14 +44,10 @@ class GatewayFlightServer(fl.FlightServerBase):  # type: ignore[misc]
         ticket_ttl: int,
         middleware: dict[str, fl.ServerMiddlewareFactory],
         auth_handler: fl.ServerAuthHandler,
-        tls_certificates: list[tuple[bytes, bytes]] | None = None,
+        tls: Mapping[str, Any] | None = None,
     ) -> None:
-        super().__init__(
-            location,
-            auth_handler=auth_handler,
-            middleware=middleware,
-            tls_certificates=tls_certificates or [],
-        )
+        # `tls` holds pyarrow's tls_certificates / verify_client / root_certificates.
+        super().__init__(location, auth_handler=auth_handler, middleware=middleware, **(tls or {}))
         self._executor = executor
         self._signer = signer
         self._info = info
