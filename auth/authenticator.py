@@ -6,8 +6,10 @@ import base64
 import binascii
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from auth.api_keys import ApiKeyVerifier, api_key_id, looks_like_api_key
+from auth.jwt_verifier import JwtVerifier, looks_like_jwt
 from auth.model import AuthError, AuthFailure, Principal, Tenant, unauthenticated
 from auth.passwords import hash_password, verify_password
 from auth.tokens import TokenSigner
@@ -39,22 +41,54 @@ def parse_basic(value: str) -> tuple[str, str]:
 
 
 class Authenticator:
-    """Checks passwords and bearer tokens and maps principals to configured tenants."""
+    """Checks passwords, API keys, JWTs and gateway tokens, and maps principals to tenants."""
 
-    def __init__(self, users: Mapping[str, User], tenants: Mapping[str, Tenant], signer: TokenSigner) -> None:
+    def __init__(
+        self,
+        users: Mapping[str, User],
+        tenants: Mapping[str, Tenant],
+        signer: TokenSigner,
+        *,
+        api_keys: ApiKeyVerifier | None = None,
+        jwt: JwtVerifier | None = None,
+    ) -> None:
         self._users = dict(users)
         self._tenants = dict(tenants)
         self.signer = signer
+        self._api_keys = api_keys
+        self._jwt = jwt
         # Verifying against a throwaway hash for unknown users keeps the timing of "no such user"
         # and "wrong password" alike, so usernames cannot be probed.
         self._dummy_hash = hash_password("not-a-real-password", log2_n=14)
 
     def login(self, username: str, password: str) -> Principal:
+        """Username/password; an API key also works as the password (for tools that know only Basic)."""
+        if looks_like_api_key(password):
+            return self._api_key(password)
         user = self._users.get(username)
         ok = verify_password(password, user.password_hash if user else self._dummy_hash)
         if user is None or not ok:
             raise unauthenticated("bad_credentials", "invalid username or password")
         return Principal(subject=username, tenant_id=user.tenant_id, method="basic", roles=user.roles)
+
+    def _api_key(self, key: str) -> Principal:
+        if self._api_keys is None:
+            raise unauthenticated("api_keys_disabled", "API keys are not enabled on this gateway")
+        return replace(self._api_keys.verify(key), key_id=api_key_id(key))
+
+    def bearer(self, token: str) -> Principal:
+        if TokenSigner.looks_like_token(token):
+            return self.signer.verify(token)
+        if looks_like_api_key(token):
+            return self._api_key(token)
+        if looks_like_jwt(token):
+            if self._jwt is None:
+                raise unauthenticated("jwt_disabled", "JWT authentication is not configured on this gateway")
+            identity = self._jwt.verify_identity(token)
+            return replace(identity.principal, db_user=identity.db_user)
+        raise unauthenticated(
+            "token_unrecognized", "the bearer value is not a gateway token, API key or JWT; log in again"
+        )
 
     def from_authorization(self, header: str) -> tuple[Principal, bool]:
         """Principal for an `authorization` header value; the flag says a Basic login happened."""
@@ -62,7 +96,7 @@ class Authenticator:
         if scheme == "basic":
             return self.login(*parse_basic(header)), True
         if scheme == "bearer":
-            return self.signer.verify(header[len("bearer ") :].strip()), False
+            return self.bearer(header[len("bearer ") :].strip()), False
         raise unauthenticated("unsupported_scheme", "authorization must be 'Basic' or 'Bearer'")
 
     def tenant_for(self, principal: Principal) -> Tenant:

@@ -1,4 +1,10 @@
-"""pyarrow.flight middleware: the only code that reads the `authorization` header."""
+"""pyarrow.flight middleware: the only code that reads the `authorization` header.
+
+Credentials are checked when a call starts. pyarrow does not tell middleware the caller's
+address, so a failure on an ordinary call is handed to the handler (`AuthMiddleware.require`),
+which knows the peer and counts the failure against it; a failed Handshake (Basic login) is
+refused at once and counted against the username.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +13,11 @@ from typing import Any
 
 import pyarrow.flight as fl
 
-from auth.authenticator import Authenticator
+from auth.api_keys import api_key_id, looks_like_api_key
+from auth.audit import AuthEvent, log_auth_event
+from auth.authenticator import Authenticator, parse_basic
 from auth.model import AuthError, AuthFailure, Principal, Tenant
+from auth.rate_limit import FailureLimiter, RateLimited
 from auth.tls import CertificateMapping, principal_from_forwarded_certificate
 
 log = logging.getLogger("auth")
@@ -24,14 +33,50 @@ def _header(headers: dict[str, list[Any]], name: str) -> str | None:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
-class AuthMiddleware(fl.ServerMiddleware):  # type: ignore[misc]
-    """Carries the resolved identity of one call, and the bearer token after a Basic login."""
+def to_flight_error(err: AuthError) -> Exception:
+    """UNAVAILABLE (with a retry hint) for a locked-out caller, else UNAUTHENTICATED / PERMISSION_DENIED."""
+    error: Exception
+    if isinstance(err, RateLimited):
+        error = fl.FlightUnavailableError(f"{err.message} (retry after {err.retry_after:.0f} s)")
+    elif err.kind is AuthFailure.PERMISSION_DENIED:
+        error = fl.FlightUnauthorizedError(err.message)
+    else:
+        error = fl.FlightUnauthenticatedError(err.message)
+    return error
 
-    def __init__(self, principal: Principal, tenant: Tenant, outgoing: dict[str, str], user_agent: str) -> None:
-        self.principal = principal
-        self.tenant = tenant
-        self.user_agent = user_agent
+
+class AuthMiddleware(fl.ServerMiddleware):  # type: ignore[misc]
+    """The outcome of one call's authentication: an identity, or the failure to report."""
+
+    def __init__(
+        self,
+        outcome: tuple[Principal, Tenant] | AuthError,
+        outgoing: dict[str, str],
+        user_agent: str,
+        limiter: FailureLimiter | None,
+        method: str,
+        key_id: str | None,
+    ) -> None:
+        self._outcome = outcome
         self._outgoing = outgoing
+        self._limiter = limiter
+        self._method = method
+        self._key_id = key_id
+        self.user_agent = user_agent
+
+    def require(self, peer: str) -> tuple[Principal, Tenant]:
+        """The caller's identity, or the Flight error to raise; failures count against `peer`."""
+        try:
+            if self._limiter is not None:
+                self._limiter.check(f"peer:{peer}")
+            if isinstance(self._outcome, AuthError):
+                if self._limiter is not None and self._outcome.kind is AuthFailure.UNAUTHENTICATED:
+                    self._limiter.record_failure(f"peer:{peer}")
+                raise self._outcome
+        except AuthError as err:
+            log_auth_event(log, AuthEvent("failure", self._method, reason=err.reason, key_id=self._key_id, peer=peer))
+            raise to_flight_error(err) from None
+        return self._outcome
 
     def sending_headers(self) -> dict[str, str]:
         return self._outgoing
@@ -48,47 +93,73 @@ class NoopHandshake(fl.ServerAuthHandler):  # type: ignore[misc]
 
 
 class AuthMiddlewareFactory(fl.ServerMiddlewareFactory):  # type: ignore[misc]
-    """Rejects every call without valid credentials; a Basic login answers with a bearer token."""
+    """Resolves every call's identity; a Basic login answers with a gateway bearer token."""
 
     def __init__(
         self,
         authenticator: Authenticator,
         client_cert_header: str | None = None,
         certificate_mapping: CertificateMapping | None = None,
+        limiter: FailureLimiter | None = None,
     ) -> None:
         self._auth = authenticator
         # Only set behind a TLS-terminating proxy that overwrites this header: a certificate is
         # public, so the header is trusted only because clients cannot reach us around the proxy.
         self._cert_header = client_cert_header.lower() if client_cert_header else None
         self._cert_mapping = certificate_mapping
+        self._limiter = limiter
+
+    def _identify(self, header: str | None, forwarded: str | None) -> tuple[Principal, bool]:
+        if header is None and forwarded is not None and self._cert_mapping is not None:
+            return principal_from_forwarded_certificate(forwarded, self._cert_mapping), False
+        if header is None:
+            raise AuthError(
+                AuthFailure.UNAUTHENTICATED,
+                "no_credentials",
+                "no credentials: log in with username/password (Basic) or send 'authorization: Bearer <token>'",
+            )
+        return self._auth.from_authorization(header)
 
     def start_call(self, info: Any, headers: dict[str, list[Any]]) -> AuthMiddleware:
         header = _header(headers, "authorization")
+        forwarded = _header(headers, self._cert_header) if self._cert_header else None
+        method = (header or "none").split(" ", 1)[0].lower() if header or not forwarded else "client_cert"
+        credential = header.split(" ", 1)[-1].strip() if header else ""
+        key_id = api_key_id(credential) if looks_like_api_key(credential) else None
+        handshake = info.method == fl.FlightMethod.HANDSHAKE
+        username = self._username(header) if handshake else None
+        user_agent = _header(headers, "user-agent") or ""
         try:
-            forwarded = _header(headers, self._cert_header) if self._cert_header else None
-            if header is None and forwarded is not None and self._cert_mapping is not None:
-                principal = principal_from_forwarded_certificate(forwarded, self._cert_mapping)
-                return AuthMiddleware(
-                    principal, self._auth.tenant_for(principal), {}, _header(headers, "user-agent") or ""
-                )
-            if header is None:
-                raise AuthError(
-                    AuthFailure.UNAUTHENTICATED,
-                    "no_credentials",
-                    "no credentials: log in with username/password (Basic) or send 'authorization: Bearer <token>'",
-                )
-            principal, logged_in = self._auth.from_authorization(header)
+            if handshake and username and self._limiter is not None:
+                self._limiter.check(f"user:{username}")
+            principal, logged_in = self._identify(header, forwarded)
             tenant = self._auth.tenant_for(principal)
         except AuthError as err:
-            log.warning("auth failure", extra={"reason": err.reason, "method": str(info.method)})
-            if err.kind is AuthFailure.PERMISSION_DENIED:
-                raise fl.FlightUnauthorizedError(err.message) from None
-            raise fl.FlightUnauthenticatedError(err.message) from None
+            if not handshake:
+                return AuthMiddleware(err, {}, user_agent, self._limiter, method, key_id)
+            if username and self._limiter is not None and not isinstance(err, RateLimited):
+                self._limiter.record_failure(f"user:{username}")
+            log_auth_event(log, AuthEvent("failure", method, reason=err.reason, subject=username, key_id=key_id))
+            raise to_flight_error(err) from None
         outgoing: dict[str, str] = {}
         if logged_in:
             outgoing["authorization"] = "Bearer " + self._auth.signer.issue(principal)
-            log.info(
-                "auth success",
-                extra={"subject": principal.subject, "tenant": tenant.id, "method": principal.method},
+        if handshake:
+            if username and self._limiter is not None:
+                self._limiter.record_success(f"user:{username}")
+            log_auth_event(
+                log,
+                AuthEvent(
+                    "success", principal.method, subject=principal.subject, tenant=tenant.id, key_id=principal.key_id
+                ),
             )
-        return AuthMiddleware(principal, tenant, outgoing, _header(headers, "user-agent") or "")
+        return AuthMiddleware((principal, tenant), outgoing, user_agent, self._limiter, method, key_id)
+
+    @staticmethod
+    def _username(header: str | None) -> str | None:
+        if header is None or not header.lower().startswith("basic "):
+            return None
+        try:
+            return parse_basic(header)[0]
+        except AuthError:
+            return None

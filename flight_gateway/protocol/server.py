@@ -58,11 +58,12 @@ class GatewayFlightServer(fl.FlightServerBase):  # type: ignore[misc]
 
     def _context(self, call: fl.ServerCallContext) -> RequestContext:
         mw: AuthMiddleware | None = call.get_middleware(MIDDLEWARE_KEY)
-        if mw is None:  # the middleware rejects unauthenticated calls before we get here
+        if mw is None:  # every call gets the middleware; this would be a wiring bug
             raise GatewayError(Status.UNAUTHENTICATED, "NO_CREDENTIALS", "authentication required")
+        principal, tenant = mw.require(call.peer())
         return RequestContext(
-            principal=mw.principal,
-            tenant=mw.tenant,
+            principal=principal,
+            tenant=tenant,
             request_id=uuid.uuid4().hex[:16],
             peer=call.peer(),
             user_agent=mw.user_agent,
@@ -236,7 +237,7 @@ class GatewayFlightServer(fl.FlightServerBase):  # type: ignore[misc]
     # -- Actions -----------------------------------------------------------------------------
 
     def list_actions(self, context: fl.ServerCallContext) -> list[tuple[str, str]]:
-        return self._actions.listing()
+        return self._call(context, "ListActions", lambda ctx: self._actions.listing())
 
     def do_action(self, context: fl.ServerCallContext, action: fl.Action) -> Iterator[bytes]:
         body = action.body.to_pybytes() if action.body is not None else b""
