@@ -37,7 +37,7 @@ def to_flight_error(err: AuthError) -> Exception:
     """UNAVAILABLE (with a retry hint) for a locked-out caller, else UNAUTHENTICATED / PERMISSION_DENIED."""
     error: Exception
     if isinstance(err, RateLimited):
-        error = fl.FlightUnavailableError(f"{err.message} (retry after {err.retry_after:.0f} s)")
+        error = fl.FlightUnavailableError(err.message)  # the message carries the retry hint
     elif err.kind is AuthFailure.PERMISSION_DENIED:
         error = fl.FlightUnauthorizedError(err.message)
     else:

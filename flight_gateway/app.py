@@ -10,8 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from auth import Authenticator, Tenant, TokenSigner, User, hash_password
+from auth.api_keys import ApiKeyVerifier, api_key_record_from_mapping
 from auth.flight import MIDDLEWARE_KEY, AuthMiddlewareFactory, NoopHandshake
+from auth.jwt_verifier import JwtIssuer, JwtVerifier
 from auth.model import TenantLimits
+from auth.rate_limit import FailureLimiter
 from auth.tls import (
     CertField,
     CertificateMapping,
@@ -158,6 +161,50 @@ def _tls(settings: Settings) -> tuple[dict[str, Any], list[str]]:
     return dict(server_tls_kwargs(material)), [note]
 
 
+def _api_keys(settings: Settings, tenants: dict[str, Tenant]) -> ApiKeyVerifier | None:
+    if not settings.api_keys:
+        return None
+    records = []
+    for key in settings.api_keys:
+        if key.tenant not in tenants:
+            raise ConfigError(f"api_keys: key {key.id!r} names unknown tenant {key.tenant!r}")
+        try:
+            records.append(api_key_record_from_mapping(key.model_dump(exclude_none=True)))
+        except ValueError as exc:
+            raise ConfigError(f"api_keys: {exc}") from None
+    return ApiKeyVerifier(records)
+
+
+def _jwt(settings: Settings) -> JwtVerifier | None:
+    if not settings.jwt_issuers:
+        return None
+    issuers = []
+    for cfg in settings.jwt_issuers:
+        try:
+            issuers.append(
+                JwtIssuer(
+                    issuer=cfg.issuer,
+                    algorithms=cfg.algorithms,
+                    audience=cfg.audience,
+                    shared_secret=cfg.shared_secret.get_secret_value() if cfg.shared_secret else None,
+                    public_key_pem=cfg.public_key_file.read_text() if cfg.public_key_file else None,
+                    jwks_path=cfg.jwks_file,
+                    jwks_url=cfg.jwks_url,
+                    tenant_claim=cfg.tenant_claim,
+                    subject_claim=cfg.subject_claim,
+                    db_user_claim=cfg.db_user_claim,
+                    roles_claim=cfg.roles_claim,
+                    allow_claim_overrides=cfg.allow_claim_overrides,
+                    leeway_seconds=cfg.leeway_seconds,
+                    jwks_cache_seconds=cfg.jwks_cache_seconds,
+                    allow_http_jwks_url=cfg.allow_http_jwks_url,
+                )
+            )
+        except (ValueError, OSError) as exc:
+            raise ConfigError(f"jwt_issuers: {exc}") from None
+    return JwtVerifier(issuers)
+
+
 def _certificate_mapping(settings: Settings, tenants: dict[str, Tenant]) -> CertificateMapping | None:
     if settings.client_cert_header is None:
         return None
@@ -175,7 +222,12 @@ def build(settings: Settings) -> Gateway:
     tenants, users, banner = _tenants_and_users(settings)
     keys, active = _signing_keys(settings)
     token_signer = TokenSigner(keys, active, settings.token_ttl_seconds)
-    authenticator = Authenticator(users, tenants, token_signer)
+    authenticator = Authenticator(
+        users, tenants, token_signer, api_keys=_api_keys(settings, tenants), jwt=_jwt(settings)
+    )
+    limiter = FailureLimiter(
+        settings.auth_max_failures, settings.auth_failure_window_seconds, settings.auth_lockout_seconds
+    )
     duck = DuckDBEngine({t.id: t.database or ":memory:" for t in tenants.values() if t.engine == "duckdb"})
     engines: dict[str, Engine] = {"duckdb": duck}
     jobs = SqliteJobStore(settings.jobs_path)
@@ -194,7 +246,7 @@ def build(settings: Settings) -> Gateway:
         ticket_ttl=settings.ticket_ttl_seconds,
         middleware={
             MIDDLEWARE_KEY: AuthMiddlewareFactory(
-                authenticator, settings.client_cert_header, _certificate_mapping(settings, tenants)
+                authenticator, settings.client_cert_header, _certificate_mapping(settings, tenants), limiter
             )
         },
         auth_handler=NoopHandshake(),

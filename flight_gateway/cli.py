@@ -13,11 +13,13 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
+from auth.audit import SecretRedactingFilter
 from flight_gateway import __version__
 from flight_gateway.config import ConfigError, Settings, client_password, load_settings
 
@@ -51,6 +53,9 @@ def _serve(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr
     )
+    for handler in logging.getLogger().handlers:
+        # On the handler, so records from every logger pass through it.
+        handler.addFilter(SecretRedactingFilter())
     try:
         gateway = build(settings)
     except (pa.ArrowException, OSError) as exc:
@@ -158,6 +163,19 @@ def _hash_password(args: argparse.Namespace) -> int:
     return 0
 
 
+def _create_key(args: argparse.Namespace) -> int:
+    from auth.api_keys import generate_api_key, render_api_key_toml
+
+    expires = None
+    if args.expires_in_days is not None:
+        expires = datetime.now(UTC) + timedelta(days=args.expires_in_days)
+    key, record = generate_api_key(args.tenant, subject=args.subject or "", expires_at=expires)
+    print(f"API key (shown once; store it now): {key}", file=sys.stderr, flush=True)
+    print("Add this to the gateway's config file:", file=sys.stderr, flush=True)
+    print(render_api_key_toml(record))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="flight-gateway",
@@ -207,6 +225,14 @@ def parser() -> argparse.ArgumentParser:
     auth_sub = auth.add_subparsers(dest="auth_command", required=True, metavar="ACTION")
     hp = auth_sub.add_parser("hash-password", help="print an scrypt hash for a [[users]] entry (reads stdin)")
     hp.set_defaults(run=_hash_password)
+    ck = auth_sub.add_parser(
+        "create-key",
+        help="make a new API key: prints the key once (stderr) and its [[api_keys]] entry (stdout)",
+    )
+    ck.add_argument("--tenant", required=True, help="tenant the key acts as")
+    ck.add_argument("--subject", help="who the key is for (default key:<id>)")
+    ck.add_argument("--expires-in-days", type=float, help="expiry (default: never)")
+    ck.set_defaults(run=_create_key)
     return top
 
 

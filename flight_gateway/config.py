@@ -6,6 +6,7 @@ Precedence: CLI flags > `FLIGHT_GATEWAY_*` environment variables > TOML file (`-
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -90,6 +91,42 @@ class CertRuleConfig(BaseModel):
     roles: list[str] = Field(default_factory=list)
 
 
+class ApiKeyConfig(BaseModel):
+    """One `[[api_keys]]` entry, as printed by `flight-gateway auth create-key`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    hash: str
+    tenant: str = Field(pattern=_NAME)
+    subject: str = ""
+    roles: list[str] = Field(default_factory=list)
+    expires_at: datetime | None = None
+    disabled: bool = False
+
+
+class JwtIssuerConfig(BaseModel):
+    """One trusted identity provider (`[[jwt_issuers]]`); exactly one key source."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    issuer: str
+    algorithms: list[str]
+    audience: str | None = None
+    shared_secret: SecretStr | None = None
+    public_key_file: Path | None = None
+    jwks_file: Path | None = None
+    jwks_url: str | None = None
+    tenant_claim: str = "tenant_id"
+    subject_claim: str = "sub"
+    db_user_claim: str | None = None
+    roles_claim: str | None = None
+    allow_claim_overrides: bool = False
+    leeway_seconds: float = Field(default=30, ge=0, le=600)
+    jwks_cache_seconds: float = Field(default=300, gt=0)
+    allow_http_jwks_url: bool = False
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FLIGHT_GATEWAY_", extra="forbid")
 
@@ -124,6 +161,11 @@ class Settings(BaseSettings):
         description="header in which a TLS-terminating proxy forwards the client certificate; trust only behind it",
     )
     client_cert_rules: list[CertRuleConfig] = Field(default_factory=list)
+    api_keys: list[ApiKeyConfig] = Field(default_factory=list)
+    jwt_issuers: list[JwtIssuerConfig] = Field(default_factory=list)
+    auth_max_failures: int = Field(default=10, ge=1, description="failed logins before a peer/user is locked out")
+    auth_failure_window_seconds: float = Field(default=60, gt=0)
+    auth_lockout_seconds: float = Field(default=300, gt=0, description="how long a lockout lasts")
     tenants: list[TenantConfig] = Field(default_factory=list)
     users: list[UserConfig] = Field(default_factory=list)
 
