@@ -79,6 +79,15 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def pin_process(pid: int, cpus: set[int]) -> None:
+    """Restrict every thread of a process (and the threads they start) to `cpus` (Linux)."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            os.sched_setaffinity(int(task.name), cpus)
+        except OSError:
+            pass  # the thread ended meanwhile
+
+
 def _pump(stream: IO[str], lines: queue.Queue[str | None]) -> None:
     """Forward stdout lines to `lines` (None at EOF) so the pipe never fills up."""
     for line in stream:
@@ -198,7 +207,7 @@ class PySpy:
         fmt = {".svg": "flamegraph", ".json": "speedscope"}.get(output.suffix, "raw")
         self.output = output
         self._command = [exe, "record", "--pid", str(pid), "--output", str(output), "--format", fmt]
-        self._command += ["--rate", str(rate), "--threads"]
+        self._command += ["--rate", str(rate), "--threads", "--full-filenames"]
         # Native stacks need the target paused while sampling; Python-only sampling does not.
         self._command.append("--native" if native else "--nonblocking")
         if idle:

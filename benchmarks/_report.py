@@ -50,8 +50,13 @@ def load_average() -> str:
     return f"{one:.2f} / {five:.2f} / {fifteen:.2f} (1 / 5 / 15 min)"
 
 
+_load_before = "not recorded"
+
+
 def warn_if_busy(limit: float = 1.0) -> None:
-    """Other processes on the machine skew every figure: say so before measuring."""
+    """Other processes on the machine skew every figure: say so before measuring (and remember the load)."""
+    global _load_before
+    _load_before = load_average()
     try:
         one = os.getloadavg()[0]
     except OSError:
@@ -75,7 +80,8 @@ def machine_facts() -> list[tuple[str, str]]:
         ("duckdb", _version("duckdb")),
         ("adbc_driver_flightsql", _version("adbc-driver-flightsql")),
         ("flight-gateway", _version("flight-gateway")),
-        ("load average at report time", load_average()),
+        ("load average before the run", _load_before),
+        ("load average at the end (includes the benchmark itself)", load_average()),
     ]
 
 
