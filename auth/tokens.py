@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from auth.model import Principal, unauthenticated
 
 _PREFIX = "fgt1"
+_CACHE_SIZE = 10_000
 
 
 def _b64(data: bytes) -> str:
@@ -43,6 +44,9 @@ class TokenSigner:
         self._active = active_kid
         self._ttl = ttl_seconds
         self._clock = clock
+        # Clients resend the same token on every call; a verified token is remembered (until it
+        # expires) so each call skips the MAC and JSON work. Only verified tokens enter.
+        self._verified: dict[str, tuple[Principal, int]] = {}
 
     def _sign(self, kid: str, body: str) -> str:
         mac = hmac.new(self._keys[kid], b"token:" + body.encode(), hashlib.sha256)
@@ -66,6 +70,16 @@ class TokenSigner:
         return token.startswith(_PREFIX + ".")
 
     def verify(self, token: str) -> Principal:
+        cached = self._verified.get(token)
+        if cached is not None and cached[1] > self._clock():
+            return cached[0]
+        principal, exp = self._verify(token)
+        if len(self._verified) >= _CACHE_SIZE:
+            self._verified.clear()
+        self._verified[token] = (principal, exp)
+        return principal
+
+    def _verify(self, token: str) -> tuple[Principal, int]:
         parts = token.split(".")
         if len(parts) != 4 or parts[0] != _PREFIX:
             raise unauthenticated("token_malformed", "bearer token is malformed; log in again")
@@ -88,4 +102,4 @@ class TokenSigner:
             raise unauthenticated("token_malformed", "bearer token is malformed; log in again") from exc
         if exp <= self._clock():
             raise unauthenticated("token_expired", "bearer token has expired; log in again")
-        return principal
+        return principal, exp

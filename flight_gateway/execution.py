@@ -18,7 +18,7 @@ from flight_gateway.context import RequestContext
 from flight_gateway.engines.base import Catalog, Engine, EngineSession, IngestTarget, StatementShape
 from flight_gateway.errors import GatewayError, Status, cancelled
 from flight_gateway.jobs import Job, JobState, JobStore, fingerprint
-from flight_gateway.streaming import BatchPump
+from flight_gateway.streaming import BatchPump, Opened
 
 log = logging.getLogger("flight_gateway.execution")
 T = TypeVar("T")
@@ -110,8 +110,9 @@ class Executor:
 
     def stream(
         self, ctx: RequestContext, job_id: str, sql: str, params: pa.RecordBatch | None
-    ) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
-        """Start the query now (so errors surface before any data) and stream its batches."""
+    ) -> tuple[pa.Schema, Iterator[pa.RecordBatch] | pa.Table]:
+        """Start the query now (so errors surface before any data) and stream its batches; a
+        result that is complete within the first batches comes back whole, as a table."""
         with self._lock:
             if job_id in self._cancelled_queued:
                 raise cancelled("the query was cancelled; run it again")
@@ -122,10 +123,17 @@ class Executor:
             # Described before the query starts: the session serves one call at a time.
             schema = session.describe(sql, params).schema
             self.jobs.start(job_id, self._clock())
-            opening = self._pump.open(lambda: session.execute(sql, params, self._batch_rows))
+            opening = self._pump.open(lambda: session.execute(sql, params, self._batch_rows), self._batch_rows)
             if self._pump.settled(opening):
                 # Fast path: errors reach the client as the call's status, before any data.
-                schema = opening.result().schema
+                opened = opening.result()
+                schema = opened.reader.schema
+                if opened.exhausted:
+                    table = pa.Table.from_batches(opened.head, schema)
+                    opened.reader.close()
+                    stack.close()
+                    self._finish(job_id, JobState.SUCCEEDED, rows=table.num_rows, bytes_=table.nbytes)
+                    return schema, table
         except GatewayError as err:
             stack.close()
             self._fail(job_id, err)
@@ -154,7 +162,7 @@ class Executor:
     def _batches(
         self,
         job_id: str,
-        opening: Future[pa.RecordBatchReader],
+        opening: Future[Opened],
         schema: pa.Schema,
         session: EngineSession,
         stack: ExitStack,

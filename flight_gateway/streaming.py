@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import pyarrow as pa
@@ -21,6 +22,30 @@ T = TypeVar("T")
 _SETTLE_SECONDS = 1.0
 
 
+@dataclass
+class Opened:
+    """A started query: its reader, the batches already read, and whether that was all of them."""
+
+    reader: pa.RecordBatchReader
+    head: list[pa.RecordBatch]
+    exhausted: bool
+
+
+def _open(start: Callable[[], pa.RecordBatchReader], batch_rows: int) -> Opened:
+    # Reading ahead in the same task lets a small result (most interactive queries) be answered
+    # whole, without a per-batch generator; a short batch is usually the last one.
+    reader = start()
+    head: list[pa.RecordBatch] = []
+    while len(head) < 2:
+        batch = _next_batch(reader)
+        if batch is None:
+            return Opened(reader, head, True)
+        head.append(batch)
+        if batch.num_rows >= batch_rows:
+            break
+    return Opened(reader, head, False)
+
+
 class BatchPump:
     """Shared reader threads for all result streams of one gateway."""
 
@@ -28,11 +53,11 @@ class BatchPump:
         self._pool = ThreadPoolExecutor(max_workers=max_streams, thread_name_prefix="result-reader")
         self.heartbeat_seconds = heartbeat_seconds
 
-    def open(self, start: Callable[[], pa.RecordBatchReader]) -> Future[pa.RecordBatchReader]:
-        """Start the query on a reader thread."""
-        return self._pool.submit(start)
+    def open(self, start: Callable[[], pa.RecordBatchReader], batch_rows: int) -> Future[Opened]:
+        """Start the query on a reader thread and read its first batches."""
+        return self._pool.submit(_open, start, batch_rows)
 
-    def settled(self, future: Future[pa.RecordBatchReader]) -> bool:
+    def settled(self, future: Future[Opened]) -> bool:
         """Wait briefly (at most one heartbeat) for the query to start producing; most queries do."""
         try:
             future.result(timeout=min(self.heartbeat_seconds, _SETTLE_SECONDS))
@@ -43,7 +68,7 @@ class BatchPump:
         return True
 
     def batches(
-        self, opening: Future[pa.RecordBatchReader], schema: pa.Schema, interrupt: Callable[[], None]
+        self, opening: Future[Opened], schema: pa.Schema, interrupt: Callable[[], None]
     ) -> Iterator[pa.RecordBatch]:
         """The query's batches, with an empty batch after each heartbeat of silence.
 
@@ -54,7 +79,11 @@ class BatchPump:
         pending: Future[Any] | None = opening
         reader: pa.RecordBatchReader | None = None
         try:
-            reader = yield from self._await(opening, empty)
+            opened = yield from self._await(opening, empty)
+            reader = opened.reader
+            yield from opened.head
+            if opened.exhausted:
+                return
             while True:
                 pending = self._pool.submit(_next_batch, reader)
                 batch = yield from self._await(pending, empty)
@@ -66,8 +95,8 @@ class BatchPump:
                 interrupt()
                 try:
                     result = pending.result()
-                    if reader is None and isinstance(result, pa.RecordBatchReader):
-                        reader = result
+                    if reader is None and isinstance(result, Opened):
+                        reader = result.reader
                 except Exception:  # noqa: S110 - the engine was interrupted on purpose
                     pass
             if reader is not None:

@@ -10,12 +10,14 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 from flight_gateway.jobs.models import Job, JobState
 
 log = logging.getLogger("flight_gateway.jobs")
+_GROUP_COMMIT_SECONDS = 0.005
 
 _DDL = """
 create table if not exists jobs (
@@ -101,6 +103,9 @@ class SqliteJobStore:
                 with self._queued:
                     self._in_flight = 0
                     self._queued.notify_all()
+            if not self._closed:
+                # Group commit: let writes from concurrent requests gather before the next one.
+                time.sleep(_GROUP_COMMIT_SECONDS)
 
     def flush(self) -> None:
         """Wait until every queued write is committed."""

@@ -159,8 +159,10 @@ class GatewayFlightServer(fl.FlightServerBase):  # type: ignore[misc]
             body = self._signer.verify("ticket", ctx.tenant.id, cmd.statement_handle)
             kind = body.get("k")
             if kind == "q":
-                schema, batches = self._executor.stream(ctx, body["j"], body["s"], decode_batch(body.get("p")))
-                return fl.GeneratorStream(schema, self._guarded(batches, ctx.request_id))
+                schema, result = self._executor.stream(ctx, body["j"], body["s"], decode_batch(body.get("p")))
+                if isinstance(result, pa.Table):
+                    return fl.RecordBatchStream(result)
+                return fl.GeneratorStream(schema, self._guarded(result, ctx.request_id))
             if kind == "c":
                 table = pa.Table.from_pydict({"Count": [body["n"]]}, schema=UPDATE_RESULT_SCHEMA)
                 return fl.RecordBatchStream(table)
