@@ -2,8 +2,8 @@
 so a slow start (a big sort or aggregate) or a slow batch does not leave the stream silent.
 
 Proxies and load balancers close streams that carry nothing for a while; an empty batch keeps
-them open and clients skip it. At most one engine call is in flight per stream, so memory stays
-at a couple of batches.
+them open and clients skip it. At most one engine call is in flight per stream (reading one batch ahead of
+the one being sent), so memory stays at a couple of batches.
 """
 
 from __future__ import annotations
@@ -84,11 +84,14 @@ class BatchPump:
             yield from opened.head
             if opened.exhausted:
                 return
+            pending = self._pool.submit(_next_batch, reader)
             while True:
-                pending = self._pool.submit(_next_batch, reader)
                 batch = yield from self._await(pending, empty)
                 if batch is None:
+                    pending = None
                     return
+                # Read the next batch while this one is encoded and sent.
+                pending = self._pool.submit(_next_batch, reader)
                 yield batch
         finally:
             if pending is not None and not pending.done():
