@@ -183,4 +183,18 @@ class ApiKeyVerifier:
             raise unauthenticated("api_key_disabled", "API key is disabled; ask the operator for a new one")
         if record.expires_at is not None and self._clock() >= record.expires_at:
             raise unauthenticated("api_key_expired", "API key has expired; ask the operator for a new one")
-        return Principal(subject=record.subject, tenant_id=record.tenant, method="api_key", roles=record.roles)
+        return Principal(
+            subject=record.subject,
+            tenant_id=record.tenant,
+            method="api_key",
+            roles=record.roles,
+            key_id=record.id,
+            valid_until=record.expires_at.timestamp() if record.expires_at else None,
+        )
+
+    def is_active(self, key_id: str) -> bool:
+        """Whether a key still exists, is enabled and unexpired (tokens minted from it check this)."""
+        record = self._records.get(key_id)
+        if record is None or record.disabled:
+            return False
+        return record.expires_at is None or self._clock() < record.expires_at

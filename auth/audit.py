@@ -86,7 +86,7 @@ _RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
     (re.compile(r"fgk_([A-Za-z0-9_-]+)"), _api_key),
     (re.compile(r"fgt1\.[A-Za-z0-9_.-]+"), f"fgt1.{REDACTED}"),
     # JWS (3 segments) and JWE (5 segments) compact forms: the header is base64url JSON, `{"` -> `eyJ`
-    (re.compile(r"eyJ[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*){2,4}"), REDACTED),
+    (re.compile(r"eyJ[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*){2,4}", re.IGNORECASE), REDACTED),
     (
         re.compile(r"(?i)((?:password|passwd|pwd|secret|token)['\"]?\s*[=:]\s*['\"]?)[^\s'\"&;,)}\]]+"),
         rf"\g<1>{REDACTED}",

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from auth.api_keys import ApiKeyVerifier, api_key_id, looks_like_api_key
+from auth.api_keys import ApiKeyVerifier, looks_like_api_key
 from auth.jwt_verifier import JwtVerifier, looks_like_jwt
 from auth.model import AuthError, AuthFailure, Principal, Tenant, unauthenticated
 from auth.passwords import hash_password, verify_password
@@ -74,11 +74,19 @@ class Authenticator:
     def _api_key(self, key: str) -> Principal:
         if self._api_keys is None:
             raise unauthenticated("api_keys_disabled", "API keys are not enabled on this gateway")
-        return replace(self._api_keys.verify(key), key_id=api_key_id(key))
+        return self._api_keys.verify(key)
 
     def bearer(self, token: str) -> Principal:
         if TokenSigner.looks_like_token(token):
-            return self.signer.verify(token)
+            principal = self.signer.verify(token)
+            if principal.key_id is not None and (
+                self._api_keys is None or not self._api_keys.is_active(principal.key_id)
+            ):
+                # Minted from an API key that has since been disabled or removed.
+                raise unauthenticated(
+                    "api_key_revoked", "the API key behind this token is no longer valid; log in again"
+                )
+            return principal
         if looks_like_api_key(token):
             return self._api_key(token)
         if looks_like_jwt(token):

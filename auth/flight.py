@@ -9,6 +9,7 @@ refused at once and counted against the username.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import pyarrow.flight as fl
@@ -33,6 +34,20 @@ def _header(headers: dict[str, list[Any]], name: str) -> str | None:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
+def _method(header: str | None, forwarded: str | None) -> str:
+    """The credential kind for logs, from a fixed set: the header value itself is never echoed."""
+    if header is None:
+        return "client_cert" if forwarded else "none"
+    scheme = header.split(" ", 1)[0].lower()
+    return scheme if scheme in ("basic", "bearer") else "unsupported"
+
+
+def _address(peer: str) -> str:
+    """`ipv4:10.0.0.1:41160` → `ipv4:10.0.0.1`: lockouts follow the client's address, not one connection."""
+    host, sep, port = peer.rpartition(":")
+    return host if sep and port.isdigit() and host else peer
+
+
 def to_flight_error(err: AuthError) -> Exception:
     """UNAVAILABLE (with a retry hint) for a locked-out caller, else UNAUTHENTICATED / PERMISSION_DENIED."""
     error: Exception
@@ -45,12 +60,34 @@ def to_flight_error(err: AuthError) -> Exception:
     return error
 
 
+def principal_from_tls_identity(identity: str, mapping: CertificateMapping) -> Principal:
+    """The principal for gRPC's TLS peer identity (the verified client certificate's first SAN,
+    else its CN — all pyarrow exposes of it), by the first rule whose pattern matches."""
+    for rule in mapping.rules:
+        if rule.matches(identity):
+            subject = rule.subject.replace("{value}", identity)
+            return Principal(subject=subject, tenant_id=rule.tenant_id, method="mtls", roles=rule.roles)
+    raise AuthError(
+        AuthFailure.UNAUTHENTICATED,
+        "client_cert_unmapped",
+        "the client certificate is trusted but maps to no tenant; ask the operator to add a client_cert_rules entry",
+    )
+
+
+class _NeedsTlsIdentity:
+    """No credentials in headers: the verified client certificate decides (mTLS identity mode)."""
+
+    def __init__(self, mapping: CertificateMapping, tenant_for: Callable[[Principal], Tenant]) -> None:
+        self.mapping = mapping
+        self.tenant_for = tenant_for
+
+
 class AuthMiddleware(fl.ServerMiddleware):  # type: ignore[misc]
     """The outcome of one call's authentication: an identity, or the failure to report."""
 
     def __init__(
         self,
-        outcome: tuple[Principal, Tenant] | AuthError,
+        outcome: tuple[Principal, Tenant] | AuthError | _NeedsTlsIdentity,
         outgoing: dict[str, str],
         user_agent: str,
         limiter: FailureLimiter | None,
@@ -64,11 +101,14 @@ class AuthMiddleware(fl.ServerMiddleware):  # type: ignore[misc]
         self._key_id = key_id
         self.user_agent = user_agent
 
-    def require(self, peer: str) -> tuple[Principal, Tenant]:
-        """The caller's identity, or the Flight error to raise; failures count against `peer`."""
+    def require(self, peer: str, tls_identity: bytes | str | None = None) -> tuple[Principal, Tenant]:
+        """The caller's identity, or the Flight error to raise; failures count against `peer`'s address."""
+        peer = _address(peer)
         try:
             if self._limiter is not None:
                 self._limiter.check(f"peer:{peer}")
+            if isinstance(self._outcome, _NeedsTlsIdentity):
+                self._outcome = self._from_tls(tls_identity, self._outcome)
             if isinstance(self._outcome, AuthError):
                 if self._limiter is not None and self._outcome.kind is AuthFailure.UNAUTHENTICATED:
                     self._limiter.record_failure(f"peer:{peer}")
@@ -77,6 +117,21 @@ class AuthMiddleware(fl.ServerMiddleware):  # type: ignore[misc]
             log_auth_event(log, AuthEvent("failure", self._method, reason=err.reason, key_id=self._key_id, peer=peer))
             raise to_flight_error(err) from None
         return self._outcome
+
+    @staticmethod
+    def _from_tls(identity: bytes | str | None, needs: _NeedsTlsIdentity) -> tuple[Principal, Tenant] | AuthError:
+        text = identity.decode() if isinstance(identity, bytes) else (identity or "")
+        if not text:
+            return AuthError(
+                AuthFailure.UNAUTHENTICATED,
+                "no_credentials",
+                "no credentials: present a client certificate, or send 'authorization: Bearer <token>'",
+            )
+        try:
+            principal = principal_from_tls_identity(text, needs.mapping)
+            return principal, needs.tenant_for(principal)
+        except AuthError as err:
+            return err
 
     def sending_headers(self) -> dict[str, str]:
         return self._outgoing
@@ -101,8 +156,12 @@ class AuthMiddlewareFactory(fl.ServerMiddlewareFactory):  # type: ignore[misc]
         client_cert_header: str | None = None,
         certificate_mapping: CertificateMapping | None = None,
         limiter: FailureLimiter | None = None,
+        tls_identity_mapping: CertificateMapping | None = None,
     ) -> None:
         self._auth = authenticator
+        # mTLS identity mode: calls without credentials in headers are identified by the client
+        # certificate gRPC verified (pyarrow exposes it only when no Handshake handler is set).
+        self._tls_identity = tls_identity_mapping
         # Only set behind a TLS-terminating proxy that overwrites this header: a certificate is
         # public, so the header is trusted only because clients cannot reach us around the proxy.
         self._cert_header = client_cert_header.lower() if client_cert_header else None
@@ -123,12 +182,15 @@ class AuthMiddlewareFactory(fl.ServerMiddlewareFactory):  # type: ignore[misc]
     def start_call(self, info: Any, headers: dict[str, list[Any]]) -> AuthMiddleware:
         header = _header(headers, "authorization")
         forwarded = _header(headers, self._cert_header) if self._cert_header else None
-        method = (header or "none").split(" ", 1)[0].lower() if header or not forwarded else "client_cert"
+        method = _method(header, forwarded)
         credential = header.split(" ", 1)[-1].strip() if header else ""
         key_id = api_key_id(credential) if looks_like_api_key(credential) else None
         handshake = info.method == fl.FlightMethod.HANDSHAKE
         username = self._username(header) if handshake else None
         user_agent = _header(headers, "user-agent") or ""
+        if header is None and forwarded is None and self._tls_identity is not None and not handshake:
+            needs = _NeedsTlsIdentity(self._tls_identity, self._auth.tenant_for)
+            return AuthMiddleware(needs, {}, user_agent, self._limiter, "mtls", None)
         try:
             if handshake and username and self._limiter is not None:
                 self._limiter.check(f"user:{username}")

@@ -50,6 +50,8 @@ class Principal:
     db_user: str | None = None
     # The public id of the API key used, for logs and jobs.
     key_id: str | None = None
+    # When the credential behind this identity stops being valid (epoch seconds), if it does.
+    valid_until: float | None = None
 
 
 class AuthFailure(enum.Enum):

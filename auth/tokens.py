@@ -54,14 +54,20 @@ class TokenSigner:
 
     def issue(self, principal: Principal) -> str:
         now = int(self._clock())
-        claims = {
+        exp = now + self._ttl
+        if principal.valid_until is not None:
+            # A token never outlives the credential it was minted from (e.g. an API key's expiry).
+            exp = min(exp, int(principal.valid_until))
+        claims: dict[str, object] = {
             "sub": principal.subject,
             "tid": principal.tenant_id,
             "mth": principal.method,
             "rol": list(principal.roles),
             "iat": now,
-            "exp": now + self._ttl,
+            "exp": exp,
         }
+        if principal.key_id is not None:
+            claims["key"] = principal.key_id
         body = f"{_PREFIX}.{self._active}.{_b64(json.dumps(claims, separators=(',', ':')).encode())}"
         return f"{body}.{self._sign(self._active, body)}"
 
@@ -97,6 +103,8 @@ class TokenSigner:
                 tenant_id=str(claims["tid"]),
                 method=str(claims.get("mth", "token")),
                 roles=tuple(str(r) for r in claims.get("rol", [])),
+                key_id=str(claims["key"]) if "key" in claims else None,
+                valid_until=float(exp),
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise unauthenticated("token_malformed", "bearer token is malformed; log in again") from exc

@@ -43,7 +43,7 @@ class GatewayFlightServer(fl.FlightServerBase):  # type: ignore[misc]
         info: ServerInfo,
         ticket_ttl: int,
         middleware: dict[str, fl.ServerMiddlewareFactory],
-        auth_handler: fl.ServerAuthHandler,
+        auth_handler: fl.ServerAuthHandler | None,
         tls: Mapping[str, Any] | None = None,
     ) -> None:
         # `tls` holds pyarrow's tls_certificates / verify_client / root_certificates.
@@ -60,7 +60,7 @@ class GatewayFlightServer(fl.FlightServerBase):  # type: ignore[misc]
         mw: AuthMiddleware | None = call.get_middleware(MIDDLEWARE_KEY)
         if mw is None:  # every call gets the middleware; this would be a wiring bug
             raise GatewayError(Status.UNAUTHENTICATED, "NO_CREDENTIALS", "authentication required")
-        principal, tenant = mw.require(call.peer())
+        principal, tenant = mw.require(call.peer(), call.peer_identity())
         return RequestContext(
             principal=principal,
             tenant=tenant,

@@ -9,7 +9,7 @@ import adbc_driver_flightsql.dbapi as flight_sql
 import pyarrow.flight as fl
 import pytest
 from conftest import PASSWORD, RunningGateway, start_gateway
-from tls_helpers import MTLS_CERT_CHAIN, MTLS_PRIVATE_KEY, TLS_ROOT_CERTS, Issued, make_pki, write_files
+from tls_helpers import MTLS_CERT_CHAIN, MTLS_PRIVATE_KEY, TLS_ROOT_CERTS, Issued, issue, make_pki, write_files
 
 from flight_gateway.config import ConfigError
 from flight_gateway.protocol import flightsql_pb2 as pb
@@ -119,6 +119,37 @@ def test_forwarded_client_certificate_maps_to_a_tenant(tmp_path: Path) -> None:
         unmapped = as_cert(PKI.server)  # a valid certificate no rule maps
         with pytest.raises(fl.FlightUnauthenticatedError):
             client.get_flight_info(descriptor, unmapped)
+        client.close()
+    finally:
+        running.gateway.shutdown()
+
+
+def test_mtls_client_certificate_identifies_the_tenant(tmp_path: Path) -> None:
+    files = write_files(tmp_path, PKI.server.cert_pem, PKI.server.key_pem, PKI.ca.cert_pem)
+    running = start_gateway(
+        tmp_path / "data",
+        demo_rows=200,
+        tls_cert_file=files.cert_file,
+        tls_key_file=files.key_file,
+        tls_client_ca_file=files.client_ca_file,
+        tls_client_identity=True,
+        client_cert_rules=[{"field": "uri", "pattern": "spiffe://acme.example/*", "tenant": "globex"}],
+    )
+    uri = running.uri.replace("grpc://", "grpc+tls://")
+    roots = {TLS_ROOT_CERTS: PKI.ca.cert_pem.decode()}
+    try:
+        # No username, password or token: the verified certificate (SAN spiffe://acme.example/etl) decides.
+        options = roots | _client_options(PKI.client)
+        with flight_sql.connect(uri, db_kwargs=options, autocommit=True) as conn, conn.cursor() as cur:
+            cur.execute("select min(name) from customers")
+            assert cur.fetchall() == [("globex customer 1",)]
+        # A certificate from the trusted CA that no rule maps is refused.
+        stranger = issue(PKI.ca, "stranger", ["uri:spiffe://other.example/job"], client=True)
+        client = fl.FlightClient(
+            uri, tls_root_certs=PKI.ca.cert_pem, cert_chain=stranger.cert_pem, private_key=stranger.key_pem
+        )
+        with pytest.raises(fl.FlightUnauthenticatedError, match="maps to no tenant"):
+            list(client.list_actions())
         client.close()
     finally:
         running.gateway.shutdown()
