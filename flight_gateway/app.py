@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ from flight_gateway.engines.base import Engine
 from flight_gateway.engines.demo import demo_database
 from flight_gateway.engines.duckdb import DuckDBEngine
 from flight_gateway.execution import Executor
-from flight_gateway.jobs import JobStore, SqliteJobStore
+from flight_gateway.jobs import JobHousekeeper, JobStore, SqliteJobStore
 from flight_gateway.protocol.info import ServerInfo
 from flight_gateway.protocol.server import GatewayFlightServer
 from flight_gateway.protocol.status import install_formatter
@@ -52,6 +53,7 @@ class Gateway:
     pump: BatchPump
     location: str
     banner: list[str] = field(default_factory=list)
+    housekeeper: JobHousekeeper | None = None
 
     @property
     def port(self) -> int:
@@ -65,6 +67,8 @@ class Gateway:
         self.pump.close()
         for engine in self.engines.values():
             engine.close()
+        if self.housekeeper is not None:
+            self.housekeeper.stop()
         self.jobs.close()
 
 
@@ -197,6 +201,7 @@ def _jwt(settings: Settings) -> JwtVerifier | None:
                     allow_claim_overrides=cfg.allow_claim_overrides,
                     leeway_seconds=cfg.leeway_seconds,
                     jwks_cache_seconds=cfg.jwks_cache_seconds,
+                    jwks_min_refresh_seconds=cfg.jwks_min_refresh_seconds,
                     allow_http_jwks_url=cfg.allow_http_jwks_url,
                 )
             )
@@ -206,7 +211,7 @@ def _jwt(settings: Settings) -> JwtVerifier | None:
 
 
 def _certificate_mapping(settings: Settings, tenants: dict[str, Tenant]) -> CertificateMapping | None:
-    if settings.client_cert_header is None:
+    if settings.client_cert_header is None and not settings.tls_client_identity:
         return None
     rules = []
     for rule in settings.client_cert_rules:
@@ -230,26 +235,64 @@ def build(settings: Settings) -> Gateway:
     )
     duck = DuckDBEngine({t.id: t.database or ":memory:" for t in tenants.values() if t.engine == "duckdb"})
     engines: dict[str, Engine] = {"duckdb": duck}
-    jobs = SqliteJobStore(settings.jobs_path)
-    pump = BatchPump(settings.max_streams, settings.heartbeat_seconds)
-    executor = Executor(
-        engines, jobs, batch_rows=settings.batch_rows, store_sql_text=settings.store_sql_text, pump=pump
-    )
+    mapping = _certificate_mapping(settings, tenants)
     tls, tls_banner = _tls(settings)
     banner += tls_banner
     location = tls_location(settings.host, settings.port) if tls else f"grpc://{settings.host}:{settings.port}"
-    server = GatewayFlightServer(
-        location,
-        executor=executor,
-        signer=TicketSigner([keys[active], *(key for kid, key in keys.items() if kid != active)]),
-        info=ServerInfo(engines),
-        ticket_ttl=settings.ticket_ttl_seconds,
-        middleware={
-            MIDDLEWARE_KEY: AuthMiddlewareFactory(
-                authenticator, settings.client_cert_header, _certificate_mapping(settings, tenants), limiter
-            )
-        },
-        auth_handler=NoopHandshake(),
-        tls=tls,
+    # Last before the server: everything above may still refuse the configuration.
+    jobs, housekeeper = _job_store(settings)
+    pump = BatchPump(settings.max_streams, settings.heartbeat_seconds)
+    executor = Executor(
+        engines,
+        jobs,
+        batch_rows=settings.batch_rows,
+        store_sql_text=settings.store_sql_text,
+        pump=pump,
+        instance_id=housekeeper.instance_id,
+        retention_seconds=settings.job_retention_days * 86_400,
     )
-    return Gateway(server, jobs, engines, pump, location, banner)
+    try:
+        server = GatewayFlightServer(
+            location,
+            executor=executor,
+            signer=TicketSigner([keys[active], *(key for kid, key in keys.items() if kid != active)]),
+            info=ServerInfo(engines),
+            ticket_ttl=settings.ticket_ttl_seconds,
+            middleware={
+                MIDDLEWARE_KEY: AuthMiddlewareFactory(
+                    authenticator,
+                    settings.client_cert_header,
+                    mapping,
+                    limiter,
+                    tls_identity_mapping=mapping if settings.tls_client_identity else None,
+                )
+            },
+            # pyarrow reveals the client certificate's identity only without a Handshake handler.
+            auth_handler=None if settings.tls_client_identity else NoopHandshake(),
+            tls=tls,
+        )
+    except BaseException:
+        housekeeper.stop()
+        jobs.close()
+        raise
+    return Gateway(server, jobs, engines, pump, location, banner, housekeeper)
+
+
+def _job_store(settings: Settings) -> tuple[JobStore, JobHousekeeper]:
+    """The job store, cleaned up after any previous gateway (restart recovery, retention) before
+    this one serves, with this instance's heartbeat running."""
+    jobs = SqliteJobStore(settings.jobs_path)
+    housekeeper = JobHousekeeper(
+        jobs,
+        uuid.uuid4().hex,
+        heartbeat_seconds=settings.instance_heartbeat_seconds,
+        sweep_seconds=settings.job_sweep_seconds,
+        retention_seconds=settings.job_retention_days * 86_400,
+        ticket_ttl_seconds=settings.ticket_ttl_seconds,
+    )
+    try:
+        housekeeper.start()
+    except BaseException:
+        jobs.close()
+        raise
+    return jobs, housekeeper

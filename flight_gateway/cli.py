@@ -12,10 +12,9 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
@@ -23,6 +22,10 @@ from auth.audit import SecretRedactingFilter
 from flight_gateway import __version__
 from flight_gateway.config import ConfigError, Settings, client_password, load_settings
 
+if TYPE_CHECKING:
+    from flight_gateway.jobs import SqliteJobStore
+
+_EXAMPLE_QUERY = '"select * from customers limit 5"'
 _EPILOG = """\
 configuration: TOML file (--config), environment variables FLIGHT_GATEWAY_<KEY>, and flags;
 flags win over the environment, which wins over the file. See README.md for every key.
@@ -68,13 +71,14 @@ def _serve(args: argparse.Namespace) -> int:
     uri = f"{'grpc+tls' if settings.tls_enabled else 'grpc'}://{settings.host}:{gateway.port}"
     lines = [f"flight-gateway {__version__} listening on {uri}", *gateway.banner]
     if settings.demo_enabled:
+        roots = f" --tls-root-certs {settings.data_dir / 'tls-self-signed.pem'}" if settings.tls_self_signed else ""
         lines += [
             "connect with ADBC (Python):",
             "  import adbc_driver_flightsql.dbapi as flight_sql",
             f'  conn = flight_sql.connect("{uri}", db_kwargs={{"username": "acme", "password": "<password>"}})',
             f"JDBC: jdbc:arrow-flight-sql://{settings.host}:{gateway.port}?useEncryption={str(settings.tls_enabled).lower()}"
             "&user=acme&password=<password>",
-            f'try it: flight-gateway sql --uri {uri} --username acme "select * from customers limit 5"',  # noqa: S608 - help text
+            f"try it: flight-gateway sql --uri {uri} --username acme{roots} {_EXAMPLE_QUERY}",
         ]
     print("\n".join(lines), flush=True)
 
@@ -92,30 +96,75 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _jobs_list(args: argparse.Namespace) -> int:
-    from flight_gateway.jobs import SqliteJobStore
-
+def _job_store(args: argparse.Namespace) -> SqliteJobStore | None:
     settings = _load(args)
     if not settings.jobs_path.exists():
         print(f"no job store at {settings.jobs_path} (has the gateway run with this data dir?)", file=sys.stderr)
+        return None
+    from flight_gateway.jobs import SqliteJobStore
+
+    return SqliteJobStore(settings.jobs_path)
+
+
+def _jobs_list(args: argparse.Namespace) -> int:
+    from flight_gateway.jobs import JobState
+
+    store = _job_store(args)
+    if store is None:
         return 1
-    store = SqliteJobStore(settings.jobs_path)
     try:
-        jobs = store.list(args.tenant, args.limit)
+        jobs = store.list(args.tenant, args.limit, state=JobState(args.state) if args.state else None)
     finally:
         store.close()
     if args.json:
-        print(json.dumps([asdict(j) | {"state": j.state.value} for j in jobs], indent=2))
+        from flight_gateway.jobs.operator import job_record
+
+        print(json.dumps([job_record(j) for j in jobs], indent=2))
         return 0
-    print(f"{'id':32}  {'tenant':10} {'subject':10} {'kind':9} {'state':9} {'rows':>9} {'ms':>7}  created")
-    for job in jobs:
-        ms = f"{(job.finished_at - job.created_at) * 1000:.1f}" if job.finished_at else "-"
-        created = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(job.created_at))
-        rows = "-" if job.rows is None else str(job.rows)
-        print(
-            f"{job.id:32}  {job.tenant:10} {job.subject:10} {job.kind:9} {job.state.value:9} {rows:>9} {ms:>7}  "
-            f"{created}" + (f"  {job.error_code}" if job.error_code else "")
-        )
+    from flight_gateway.jobs.operator import table
+
+    print(table(jobs))
+    return 0
+
+
+def _jobs_show(args: argparse.Namespace) -> int:
+    from flight_gateway.jobs.operator import detail, job_record, owner
+
+    store = _job_store(args)
+    if store is None:
+        return 1
+    try:
+        job = store.get(args.job_id)
+        if job is None:
+            print(f"no job {args.job_id} in this job store", file=sys.stderr)
+            return 1
+        instance, alive = owner(store, job, time.time())
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps(job_record(job) | {"instance_alive": alive}, indent=2))
+    else:
+        print(detail(job, instance, alive))
+    return 0
+
+
+def _jobs_cancel(args: argparse.Namespace) -> int:
+    from flight_gateway.jobs.operator import cancel
+
+    store = _job_store(args)
+    if store is None:
+        return 1
+    try:
+        job = store.get(args.job_id)
+        if job is None:
+            print(f"no job {args.job_id} in this job store", file=sys.stderr)
+            return 1
+        outcome = cancel(store, job, time.time())
+    finally:
+        store.close()
+    print(f"{outcome.status}: {outcome.message}")
+    if outcome.warning:
+        print(f"note: {outcome.warning}", file=sys.stderr)
     return 0
 
 
@@ -205,9 +254,36 @@ def parser() -> argparse.ArgumentParser:
     listing = jobs_sub.add_parser("list", help="recent jobs, newest first")
     _settings_args(listing)
     listing.add_argument("--tenant", help="only this tenant's jobs")
+    listing.add_argument(
+        "--state",
+        type=str.upper,
+        choices=["QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"],
+        help="only jobs in this state",
+    )
     listing.add_argument("--limit", type=int, default=20, help="how many (default 20)")
     listing.add_argument("--json", action="store_true", help="JSON output")
     listing.set_defaults(run=_jobs_list)
+    show = jobs_sub.add_parser(
+        "show", help="one job, every field", description="Show one job (any tenant). Exit code 1: no such job."
+    )
+    _settings_args(show)
+    show.add_argument("job_id", metavar="ID")
+    show.add_argument("--json", action="store_true", help="JSON output")
+    show.set_defaults(run=_jobs_show)
+    cancel = jobs_sub.add_parser(
+        "cancel",
+        help="mark a QUEUED or RUNNING job CANCELLED in the job store",
+        description=(
+            "Mark a QUEUED or RUNNING job CANCELLED in the job store (any tenant), e.g. a record a crashed "
+            "gateway left behind. This command has no connection to a running gateway: a query running in a "
+            "live gateway is interrupted only when cancelled through the gateway, with its CancelJob action or "
+            "CancelFlightInfo; if the job is RUNNING in a live gateway instance, the command says so. "
+            "Exit code 0: cancelled, or already ended (NOT_CANCELLABLE); 1: no such job."
+        ),
+    )
+    _settings_args(cancel)
+    cancel.add_argument("job_id", metavar="ID")
+    cancel.set_defaults(run=_jobs_cancel)
 
     sql = sub.add_parser(
         "sql",

@@ -122,8 +122,11 @@ class JwtIssuerConfig(BaseModel):
     db_user_claim: str | None = None
     roles_claim: str | None = None
     allow_claim_overrides: bool = False
-    leeway_seconds: float = Field(default=30, ge=0, le=600)
+    leeway_seconds: float = Field(default=30, ge=0, le=300)
     jwks_cache_seconds: float = Field(default=300, gt=0)
+    jwks_min_refresh_seconds: float = Field(
+        default=30, ge=0, description="least time between JWKS refetches on an unknown kid"
+    )
     allow_http_jwks_url: bool = False
 
 
@@ -149,6 +152,19 @@ class Settings(BaseSettings):
     )
     max_streams: int = Field(default=64, ge=1, le=4096, description="result streams read concurrently")
     store_sql_text: bool = False
+    job_retention_days: float = Field(
+        default=30, gt=0, le=36_500, description="job records are deleted this long after they were created"
+    )
+    instance_heartbeat_seconds: float = Field(
+        default=10,
+        gt=0,
+        le=3600,
+        description="how often this gateway proves it is alive in the job store; its running jobs are "
+        "failed (GATEWAY_RESTARTED) once its heartbeat is 3 times this old",
+    )
+    job_sweep_seconds: float = Field(
+        default=60, gt=0, le=86_400, description="how often to recover, expire and delete job records"
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     tls_cert_file: Path | None = Field(default=None, description="server certificate chain (PEM)")
     tls_key_file: Path | None = Field(default=None, description="server private key (PEM)")
@@ -161,6 +177,11 @@ class Settings(BaseSettings):
         description="header in which a TLS-terminating proxy forwards the client certificate; trust only behind it",
     )
     client_cert_rules: list[CertRuleConfig] = Field(default_factory=list)
+    tls_client_identity: bool = Field(
+        default=False,
+        description="identify callers by their verified client certificate (mTLS) via client_cert_rules; "
+        "disables the Basic login Handshake",
+    )
     api_keys: list[ApiKeyConfig] = Field(default_factory=list)
     jwt_issuers: list[JwtIssuerConfig] = Field(default_factory=list)
     auth_max_failures: int = Field(default=10, ge=1, description="failed logins before a peer/user is locked out")
@@ -190,6 +211,8 @@ class Settings(BaseSettings):
             raise ValueError("tls_self_signed conflicts with tls_cert_file; choose one")
         if self.tls_client_ca_file is not None and self.tls_cert_file is None:
             raise ValueError("tls_client_ca_file (mTLS) needs tls_cert_file and tls_key_file")
+        if self.tls_client_identity and (self.tls_client_ca_file is None or not self.client_cert_rules):
+            raise ValueError("tls_client_identity needs tls_client_ca_file and client_cert_rules")
         return self
 
     @property

@@ -18,6 +18,7 @@ from flight_gateway.context import RequestContext
 from flight_gateway.engines.base import Catalog, Engine, EngineSession, IngestTarget, StatementShape
 from flight_gateway.errors import GatewayError, Status, cancelled
 from flight_gateway.jobs import Job, JobState, JobStore, fingerprint
+from flight_gateway.jobs.history import tenant_job
 from flight_gateway.streaming import BatchPump, Opened
 
 log = logging.getLogger("flight_gateway.execution")
@@ -40,6 +41,8 @@ class Executor:
         batch_rows: int,
         store_sql_text: bool,
         pump: BatchPump,
+        instance_id: str = "",
+        retention_seconds: float | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._engines = dict(engines)
@@ -48,6 +51,8 @@ class Executor:
         self._batch_rows = batch_rows
         self._store_sql = store_sql_text
         self._clock = clock
+        self._instance_id = instance_id
+        self._retention = retention_seconds
         self._running: dict[str, EngineSession] = {}
         self._cancelled: set[str] = set()
         # Queued queries cancelled on this replica (their DoGet must not run); bounded by use.
@@ -71,6 +76,7 @@ class Executor:
             return read(session.catalog())
 
     def new_job(self, ctx: RequestContext, sql: str, kind: str) -> str:
+        now = self._clock()
         job = Job(
             id=uuid.uuid4().hex,
             tenant=ctx.tenant.id,
@@ -78,9 +84,12 @@ class Executor:
             kind=kind,
             fingerprint=fingerprint(sql),
             state=JobState.QUEUED,
-            created_at=self._clock(),
+            created_at=now,
             sql_text=sql if self._store_sql else None,
             peer=ctx.peer,
+            user_agent=ctx.user_agent,
+            instance_id=self._instance_id,
+            expires_at=None if self._retention is None else now + self._retention,
         )
         self.jobs.create(job)
         return job.id
@@ -94,15 +103,19 @@ class Executor:
 
     def _finish(
         self, job_id: str, state: JobState, *, rows: int | None = None, bytes_: int | None = None,
-        code: str | None = None, message: str | None = None,
+        code: str | None = None, message: str | None = None, sqlstate: str | None = None,
     ) -> None:  # fmt: skip
         self.jobs.finish(
-            job_id, state, self._clock(), rows=rows, bytes_=bytes_, error_code=code, error_message=self._redact(message)
-        )
+            job_id, state, self._clock(), rows=rows, bytes_=bytes_, error_code=code,
+            error_message=self._redact(message), sqlstate=sqlstate,
+        )  # fmt: skip
+
+    def _start(self, job_id: str) -> None:
+        self.jobs.start(job_id, self._clock(), self._instance_id or None)
 
     def _fail(self, job_id: str, error: GatewayError) -> None:
         state = JobState.CANCELLED if error.status is Status.CANCELLED else JobState.FAILED
-        self._finish(job_id, state, code=error.code, message=error.message)
+        self._finish(job_id, state, code=error.code, message=error.message, sqlstate=error.sqlstate)
 
     def record_failure(self, ctx: RequestContext, sql: str, kind: str, error: GatewayError) -> None:
         """A statement refused before it ran (bad SQL, not allowed) is still a job."""
@@ -122,7 +135,7 @@ class Executor:
             stack.enter_context(self._registered(job_id, session))
             # Described before the query starts: the session serves one call at a time.
             schema = session.describe(sql, params).schema
-            self.jobs.start(job_id, self._clock())
+            self._start(job_id)
             opening = self._pump.open(lambda: session.execute(sql, params, self._batch_rows), self._batch_rows)
             if self._pump.settled(opening):
                 # Fast path: errors reach the client as the call's status, before any data.
@@ -169,6 +182,7 @@ class Executor:
     ) -> Iterator[pa.RecordBatch]:
         rows = nbytes = 0
         state, code, message = JobState.SUCCEEDED, None, None
+        sqlstate: str | None = None
         try:
             for batch in self._pump.batches(opening, schema, session.cancel):
                 rows += batch.num_rows
@@ -182,14 +196,14 @@ class Executor:
             if self._was_cancelled(job_id) or err.status is Status.CANCELLED:
                 state, code, message = JobState.CANCELLED, "CANCELLED", "cancelled by request"
                 raise cancelled("the query was cancelled") from err
-            state, code, message = JobState.FAILED, err.code, err.message
+            state, code, message, sqlstate = JobState.FAILED, err.code, err.message, err.sqlstate
             raise
         except Exception as exc:
             state, code, message = JobState.FAILED, "ENGINE_ERROR", str(exc)
             raise
         finally:
             stack.close()
-            self._finish(job_id, state, rows=rows, bytes_=nbytes, code=code, message=message)
+            self._finish(job_id, state, rows=rows, bytes_=nbytes, code=code, message=message, sqlstate=sqlstate)
 
     def update(self, ctx: RequestContext, sql: str, params: pa.RecordBatch | None, kind: str) -> int:
         return self._counted(ctx, sql, kind, lambda session: session.execute_update(sql, params))
@@ -200,7 +214,7 @@ class Executor:
     def _counted(self, ctx: RequestContext, sql: str, kind: str, run: Callable[[EngineSession], int]) -> int:
         """Run a statement that returns a row count, as a job from start to finish."""
         job_id = self.new_job(ctx, sql, kind)
-        self.jobs.start(job_id, self._clock())
+        self._start(job_id)
         try:
             with self._engine(ctx).session(ctx.tenant) as session, self._registered(job_id, session):
                 count = run(session)
@@ -214,9 +228,7 @@ class Executor:
         return count
 
     def cancel(self, tenant_id: str, job_id: str) -> int:
-        job = self.jobs.get(job_id)
-        if job is None or job.tenant != tenant_id:
-            raise GatewayError(Status.NOT_FOUND, "JOB_NOT_FOUND", "no such query for this tenant")
+        job = tenant_job(self.jobs, tenant_id, job_id)
         if job.state.finished:
             return CancelOutcome.NOT_CANCELLABLE
         with self._lock:

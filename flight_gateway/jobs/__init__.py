@@ -1,7 +1,17 @@
 """Job records: every statement the gateway runs, who ran it and how it ended."""
 
-from flight_gateway.jobs.models import Job, JobState, fingerprint
+from flight_gateway.jobs.housekeeping import JobHousekeeper, SweepReport
+from flight_gateway.jobs.models import Instance, Job, JobState, fingerprint
 from flight_gateway.jobs.sqlite import SqliteJobStore
 from flight_gateway.jobs.store import JobStore
 
-__all__ = ["Job", "JobState", "JobStore", "SqliteJobStore", "fingerprint"]
+__all__ = [
+    "Instance",
+    "Job",
+    "JobHousekeeper",
+    "JobState",
+    "JobStore",
+    "SqliteJobStore",
+    "SweepReport",
+    "fingerprint",
+]

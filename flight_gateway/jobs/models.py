@@ -1,4 +1,4 @@
-"""The job record and its states."""
+"""The job record, its states, and the gateway instances that own running jobs."""
 
 from __future__ import annotations
 
@@ -38,6 +38,27 @@ class Job:
     sql_text: str | None = None
     peer: str = ""
     delivery: str = "stream"
+    user_agent: str = ""
+    # The engine's own id for the statement (Redshift query id); DuckDB has none.
+    engine_query_id: str | None = None
+    sqlstate: str | None = None
+    # The gateway process that planned the job, then the one that ran it (restart recovery).
+    instance_id: str = ""
+    # When the record may be deleted (retention); None keeps it.
+    expires_at: float | None = None
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One gateway process, as its heartbeat row records it."""
+
+    id: str
+    host: str
+    pid: int
+    started_at: float
+    heartbeat_at: float
+    heartbeat_seconds: float
+    stopped_at: float | None = None
 
 
 _LITERALS = re.compile(r"'(?:[^']|'')*'|\b\d+(?:\.\d+)?\b")

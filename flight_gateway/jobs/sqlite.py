@@ -11,46 +11,25 @@ import logging
 import sqlite3
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from flight_gateway.jobs.models import Job, JobState
+from flight_gateway.jobs.models import Instance, Job, JobState
+from flight_gateway.jobs.sqlite_schema import COLUMNS, INSTANCE_COLUMNS, migrate
 
 log = logging.getLogger("flight_gateway.jobs")
 _GROUP_COMMIT_SECONDS = 0.005
 
-_DDL = """
-create table if not exists jobs (
-    id text primary key,
-    tenant text not null,
-    subject text not null,
-    kind text not null,
-    fingerprint text not null,
-    state text not null,
-    created_at real not null,
-    started_at real,
-    finished_at real,
-    rows integer,
-    bytes integer,
-    error_code text,
-    error_message text,
-    sql_text text,
-    peer text not null default '',
-    delivery text not null default 'stream'
-);
-create index if not exists jobs_tenant_created on jobs (tenant, created_at);
-create index if not exists jobs_created on jobs (created_at);
-"""
-_COLUMNS = (
-    "id, tenant, subject, kind, fingerprint, state, created_at, started_at, finished_at, rows, bytes, "
-    "error_code, error_message, sql_text, peer, delivery"
-)
+_SELECT = f"select {', '.join(COLUMNS)} from jobs"
+_INSERT = f"insert into jobs ({', '.join(COLUMNS)}) values ({', '.join('?' * len(COLUMNS))})"
+_UNFINISHED = (JobState.QUEUED.value, JobState.RUNNING.value)
 
 
 def _job(row: tuple[Any, ...]) -> Job:
-    values = list(row)
-    values[5] = JobState(values[5])
-    return Job(*values)
+    values = dict(zip(COLUMNS, row, strict=True))
+    values["state"] = JobState(values["state"])
+    return Job(**values)
 
 
 class SqliteJobStore:
@@ -64,7 +43,7 @@ class SqliteJobStore:
             # Job records are an audit trail, not the data: NORMAL keeps commits cheap and WAL-safe.
             self._con.execute("pragma synchronous=normal")
             self._con.execute("pragma busy_timeout=5000")
-            self._con.executescript(_DDL)
+            migrate(self._con)
         self._pending: list[tuple[str, tuple[Any, ...]]] = []
         self._queued = threading.Condition()
         self._in_flight = 0
@@ -113,25 +92,27 @@ class SqliteJobStore:
             while self._pending or self._in_flight:
                 self._queued.wait()
 
-    def _run(self, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    def _run(self, sql: str, args: Sequence[Any]) -> list[tuple[Any, ...]]:
         self.flush()
         with self._lock:
-            return self._con.execute(sql, args).fetchall()
+            return self._con.execute(sql, tuple(args)).fetchall()
+
+    def _write_now(self, sql: str, args: tuple[Any, ...]) -> int:
+        """A write committed before returning, after every queued one: how many rows it changed."""
+        self.flush()
+        with self._lock:
+            return self._con.execute(sql, args).rowcount
 
     def create(self, job: Job) -> None:
-        self._enqueue(
-            f"insert into jobs ({_COLUMNS}) values ({', '.join('?' * 16)})",
-            (
-                job.id, job.tenant, job.subject, job.kind, job.fingerprint, job.state.value,
-                job.created_at, job.started_at, job.finished_at, job.rows, job.bytes,
-                job.error_code, job.error_message, job.sql_text, job.peer, job.delivery,
-            ),
-        )  # fmt: skip
+        values = tuple(job.state.value if column == "state" else getattr(job, column) for column in COLUMNS)
+        self._enqueue(_INSERT, values)
 
-    def start(self, job_id: str, at: float) -> None:
+    def start(self, job_id: str, at: float, instance_id: str | None = None) -> None:
+        # The instance that runs a job owns it from now on (any replica may redeem a ticket).
         self._enqueue(
-            "update jobs set state = ?, started_at = ? where id = ? and state = ?",
-            (JobState.RUNNING.value, at, job_id, JobState.QUEUED.value),
+            "update jobs set state = ?, started_at = ?, instance_id = coalesce(?, instance_id) "
+            "where id = ? and state = ?",
+            (JobState.RUNNING.value, at, instance_id, job_id, JobState.QUEUED.value),
         )
 
     def finish(
@@ -144,26 +125,99 @@ class SqliteJobStore:
         bytes_: int | None = None,
         error_code: str | None = None,
         error_message: str | None = None,
+        sqlstate: str | None = None,
     ) -> None:
+        # Not guarded by the current state: the process that ran the statement reports how it
+        # really ended, even after an operator or a sweep has marked the record.
         self._enqueue(
             "update jobs set state = ?, finished_at = ?, rows = ?, bytes = ?, error_code = ?, "
-            "error_message = ?, started_at = coalesce(started_at, ?) where id = ?",
-            (state.value, at, rows, bytes_, error_code, error_message, at, job_id),
+            "error_message = ?, sqlstate = ?, started_at = coalesce(started_at, ?) where id = ?",
+            (state.value, at, rows, bytes_, error_code, error_message, sqlstate, at, job_id),
         )
 
+    def cancel_unfinished(self, job_id: str, at: float, *, error_code: str, error_message: str) -> bool:
+        """Mark a QUEUED or RUNNING job CANCELLED; False if it had already finished (or is absent)."""
+        changed = self._write_now(
+            "update jobs set state = ?, finished_at = ?, error_code = ?, error_message = ? "
+            "where id = ? and state in (?, ?)",
+            (JobState.CANCELLED.value, at, error_code, error_message, job_id, *_UNFINISHED),
+        )
+        return changed > 0
+
     def get(self, job_id: str) -> Job | None:
-        rows = self._run(f"select {_COLUMNS} from jobs where id = ?", (job_id,))
+        rows = self._run(f"{_SELECT} where id = ?", (job_id,))
         return _job(rows[0]) if rows else None
 
-    def list(self, tenant: str | None = None, limit: int = 50) -> list[Job]:
-        if tenant is None:
-            rows = self._run(f"select {_COLUMNS} from jobs order by created_at desc limit ?", (limit,))
-        else:
-            rows = self._run(
-                f"select {_COLUMNS} from jobs where tenant = ? order by created_at desc limit ?",
-                (tenant, limit),
-            )
+    def list(
+        self,
+        tenant: str | None = None,
+        limit: int = 50,
+        *,
+        state: JobState | None = None,
+        kind: str | None = None,
+        since: float | None = None,
+        before: tuple[float, str] | None = None,
+    ) -> list[Job]:
+        """Newest first, ordered by (created_at, id) so that `before` (the last job of a page)
+        resumes exactly where a page ended, even among jobs created in the same instant."""
+        clauses: list[str] = []
+        args: list[Any] = []
+        for clause, value in (
+            ("tenant = ?", tenant),
+            ("state = ?", state.value if state is not None else None),
+            ("kind = ?", kind),
+            ("created_at >= ?", since),
+        ):
+            if value is not None:
+                clauses.append(clause)
+                args.append(value)
+        if before is not None:
+            clauses.append("(created_at, id) < (?, ?)")
+            args += before
+        where = f" where {' and '.join(clauses)}" if clauses else ""
+        rows = self._run(f"{_SELECT}{where} order by created_at desc, id desc limit ?", [*args, limit])
         return [_job(r) for r in rows]
+
+    # -- housekeeping: instances, restart recovery, retention ------------------------------------
+
+    def save_instance(self, instance: Instance) -> None:
+        """Insert or refresh an instance's row (its heartbeat); committed before returning."""
+        self._write_now(
+            f"insert or replace into instances ({', '.join(INSTANCE_COLUMNS)}) values (?, ?, ?, ?, ?, ?, ?)",
+            tuple(getattr(instance, column) for column in INSTANCE_COLUMNS),
+        )
+
+    def instances(self) -> Sequence[Instance]:
+        rows = self._run(f"select {', '.join(INSTANCE_COLUMNS)} from instances", ())
+        return [Instance(*row) for row in rows]
+
+    def forget_instances(self, heartbeat_before: float, keep: str) -> int:
+        return self._write_now("delete from instances where heartbeat_at < ? and id != ?", (heartbeat_before, keep))
+
+    def running_instance_ids(self) -> set[str]:
+        rows = self._run("select distinct instance_id from jobs where state = ?", (JobState.RUNNING.value,))
+        return {str(row[0]) for row in rows}
+
+    def fail_running(self, instance_id: str, at: float, *, error_code: str, error_message: str) -> int:
+        """Fail the jobs an instance was running (it stopped): how many."""
+        return self._write_now(
+            "update jobs set state = ?, finished_at = ?, error_code = ?, error_message = ? "
+            "where state = ? and instance_id = ?",
+            (JobState.FAILED.value, at, error_code, error_message, JobState.RUNNING.value, instance_id),
+        )
+
+    def cancel_queued(self, created_before: float, at: float, *, error_code: str, error_message: str) -> int:
+        """Cancel jobs still QUEUED that were created before `created_before` (never fetched)."""
+        return self._write_now(
+            "update jobs set state = ?, finished_at = ?, error_code = ?, error_message = ? "
+            "where state = ? and created_at < ?",
+            (JobState.CANCELLED.value, at, error_code, error_message, JobState.QUEUED.value, created_before),
+        )
+
+    def purge_expired(self, now: float) -> int:
+        """Delete finished jobs whose retention has passed; unfinished ones wait for the sweeps
+        that finish them, so a long-running query never vanishes from its tenant's listing."""
+        return self._write_now("delete from jobs where expires_at <= ? and state not in (?, ?)", (now, *_UNFINISHED))
 
     def close(self) -> None:
         with self._queued:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
-from flight_gateway.jobs.models import Job, JobState
+from flight_gateway.jobs.models import Instance, Job, JobState
 
 
 class JobStore(Protocol):
     def create(self, job: Job) -> None: ...
 
-    def start(self, job_id: str, at: float) -> None: ...
+    def start(self, job_id: str, at: float, instance_id: str | None = None) -> None: ...
 
     def finish(
         self,
@@ -22,10 +23,38 @@ class JobStore(Protocol):
         bytes_: int | None = None,
         error_code: str | None = None,
         error_message: str | None = None,
+        sqlstate: str | None = None,
     ) -> None: ...
+
+    def cancel_unfinished(self, job_id: str, at: float, *, error_code: str, error_message: str) -> bool: ...
 
     def get(self, job_id: str) -> Job | None: ...
 
-    def list(self, tenant: str | None = None, limit: int = 50) -> list[Job]: ...
+    def list(
+        self,
+        tenant: str | None = None,
+        limit: int = 50,
+        *,
+        state: JobState | None = None,
+        kind: str | None = None,
+        since: float | None = None,
+        before: tuple[float, str] | None = None,
+    ) -> list[Job]: ...
+
+    # Housekeeping (see jobs/housekeeping.py): instance heartbeats, restart recovery, retention.
+
+    def save_instance(self, instance: Instance) -> None: ...
+
+    def instances(self) -> Sequence[Instance]: ...
+
+    def forget_instances(self, heartbeat_before: float, keep: str) -> int: ...
+
+    def running_instance_ids(self) -> set[str]: ...
+
+    def fail_running(self, instance_id: str, at: float, *, error_code: str, error_message: str) -> int: ...
+
+    def cancel_queued(self, created_before: float, at: float, *, error_code: str, error_message: str) -> int: ...
+
+    def purge_expired(self, now: float) -> int: ...
 
     def close(self) -> None: ...

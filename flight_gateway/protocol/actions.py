@@ -1,15 +1,20 @@
-"""Flight actions: prepared statement lifecycle and cancellation."""
+"""Flight actions: prepared statement lifecycle, cancellation, and the tenant's job history."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from typing import Any
 
 import pyarrow.flight as fl
 from google.protobuf.message import DecodeError
 
 from flight_gateway.context import RequestContext
 from flight_gateway.errors import GatewayError, invalid, unimplemented
-from flight_gateway.execution import Executor
+from flight_gateway.execution import CancelOutcome, Executor
+from flight_gateway.jobs.history import list_page, tenant_job
+from flight_gateway.jobs.requests import job_id_request, list_jobs_request
+from flight_gateway.jobs.views import job_json
 from flight_gateway.protocol import flight_actions_pb2 as wire
 from flight_gateway.protocol import flightsql_pb2 as pb
 from flight_gateway.protocol.commands import pack, unpack, unpack_action
@@ -26,6 +31,11 @@ _UNSUPPORTED = {
     "EndSavepoint": _NO_TRANSACTIONS,
     "CreatePreparedSubstraitPlan": "Substrait plans are not supported; send SQL",
 }
+_CANCEL_STATUS = {
+    CancelOutcome.CANCELLED: "CANCELLED",
+    CancelOutcome.CANCELLING: "CANCELLING",
+    CancelOutcome.NOT_CANCELLABLE: "NOT_CANCELLABLE",
+}
 
 
 class Actions:
@@ -38,6 +48,20 @@ class Actions:
             "ClosePreparedStatement": ("Close a prepared statement (Flight SQL)", self._close),
             "CancelFlightInfo": ("Cancel the query behind a FlightInfo (Flight RPC)", self._cancel_flight_info),
             "CancelQuery": ("Cancel the query behind a FlightInfo (Flight SQL, deprecated)", self._cancel_query),
+            "ListJobs": (
+                "List this tenant's jobs, newest first. JSON body (all optional): state, kind, since (epoch "
+                'seconds), limit (1-1000, default 50), page_token. Result: JSON {"jobs": [...], "next_page_token"}',
+                self._list_jobs,
+            ),
+            "GetJob": (
+                'One of this tenant\'s jobs. JSON body {"job_id": "..."}; result: the job as JSON',
+                self._get_job,
+            ),
+            "CancelJob": (
+                'Cancel one of this tenant\'s jobs. JSON body {"job_id": "..."}; result: JSON {"job_id", "status": '
+                "CANCELLED | CANCELLING | NOT_CANCELLABLE}",
+                self._cancel_job,
+            ),
         }
 
     def listing(self) -> list[tuple[str, str]]:
@@ -92,3 +116,21 @@ class Actions:
         request = unpack_action(body, pb.ActionCancelQueryRequest)
         status = self._cancel(ctx, request.info)  # type: ignore[attr-defined]
         return [pack(pb.ActionCancelQueryResult(result=status))]  # type: ignore[arg-type]
+
+    # Job history: JSON in, one JSON result out (these are gateway actions, not Flight SQL ones).
+
+    def _list_jobs(self, ctx: RequestContext, body: bytes) -> list[bytes]:
+        return _json(list_page(self._executor.jobs, ctx.tenant.id, list_jobs_request(body)))
+
+    def _get_job(self, ctx: RequestContext, body: bytes) -> list[bytes]:
+        job_id = job_id_request("GetJob", body)
+        return _json(job_json(tenant_job(self._executor.jobs, ctx.tenant.id, job_id)))
+
+    def _cancel_job(self, ctx: RequestContext, body: bytes) -> list[bytes]:
+        job_id = job_id_request("CancelJob", body)
+        outcome = self._executor.cancel(ctx.tenant.id, job_id)
+        return _json({"job_id": job_id, "status": _CANCEL_STATUS[outcome]})
+
+
+def _json(value: Any) -> list[bytes]:
+    return [json.dumps(value, separators=(",", ":")).encode()]
