@@ -11,10 +11,10 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pyarrow as pa
 
@@ -23,7 +23,9 @@ from flight_gateway import __version__
 from flight_gateway.config import ConfigError, Settings, client_password, load_settings
 
 if TYPE_CHECKING:
-    from flight_gateway.jobs import SqliteJobStore
+    from flight_gateway.jobs import Job, SqliteJobStore
+
+T = TypeVar("T")
 
 _EXAMPLE_QUERY = '"select * from customers limit 5"'
 _EPILOG = """\
@@ -127,20 +129,28 @@ def _jobs_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _jobs_show(args: argparse.Namespace) -> int:
-    from flight_gateway.jobs.operator import detail, job_record, owner
-
+def _with_job(args: argparse.Namespace, use: Callable[[SqliteJobStore, Job], T]) -> T | None:
+    """`use(store, job)` for the job named on the command line; None (after a message) if absent."""
     store = _job_store(args)
     if store is None:
-        return 1
+        return None
     try:
         job = store.get(args.job_id)
         if job is None:
             print(f"no job {args.job_id} in this job store", file=sys.stderr)
-            return 1
-        instance, alive = owner(store, job, time.time())
+            return None
+        return use(store, job)
     finally:
         store.close()
+
+
+def _jobs_show(args: argparse.Namespace) -> int:
+    from flight_gateway.jobs.operator import detail, job_record, owner
+
+    found = _with_job(args, lambda store, job: (job, *owner(store, job, time.time())))
+    if found is None:
+        return 1
+    job, instance, alive = found
     if args.json:
         print(json.dumps(job_record(job) | {"instance_alive": alive}, indent=2))
     else:
@@ -151,17 +161,9 @@ def _jobs_show(args: argparse.Namespace) -> int:
 def _jobs_cancel(args: argparse.Namespace) -> int:
     from flight_gateway.jobs.operator import cancel
 
-    store = _job_store(args)
-    if store is None:
+    outcome = _with_job(args, lambda store, job: cancel(store, job, time.time()))
+    if outcome is None:
         return 1
-    try:
-        job = store.get(args.job_id)
-        if job is None:
-            print(f"no job {args.job_id} in this job store", file=sys.stderr)
-            return 1
-        outcome = cancel(store, job, time.time())
-    finally:
-        store.close()
     print(f"{outcome.status}: {outcome.message}")
     if outcome.warning:
         print(f"note: {outcome.warning}", file=sys.stderr)
