@@ -24,6 +24,10 @@ from auth.tls import CertificateMapping, principal_from_forwarded_certificate
 log = logging.getLogger("auth")
 
 MIDDLEWARE_KEY = "auth"
+# Call header by which a client asks for a delivery: `offload` (Parquet parts, one endpoint each),
+# `stream` (straight from the engine) or `auto` (by the estimated size). It overrides the tenant's
+# offload mode; the middleware only captures it, the gateway validates and applies it.
+DELIVERY_HEADER = "x-flight-gateway-delivery"
 
 
 def _header(headers: dict[str, list[Any]], name: str) -> str | None:
@@ -93,8 +97,10 @@ class AuthMiddleware(fl.ServerMiddleware):  # type: ignore[misc]
         limiter: FailureLimiter | None,
         method: str,
         key_id: str | None,
+        delivery_hint: str | None = None,
     ) -> None:
         self._outcome = outcome
+        self.delivery_hint = delivery_hint
         self._outgoing = outgoing
         self._limiter = limiter
         self._method = method
@@ -188,9 +194,10 @@ class AuthMiddlewareFactory(fl.ServerMiddlewareFactory):  # type: ignore[misc]
         handshake = info.method == fl.FlightMethod.HANDSHAKE
         username = self._username(header) if handshake else None
         user_agent = _header(headers, "user-agent") or ""
+        hint = _header(headers, DELIVERY_HEADER)
         if header is None and forwarded is None and self._tls_identity is not None and not handshake:
             needs = _NeedsTlsIdentity(self._tls_identity, self._auth.tenant_for)
-            return AuthMiddleware(needs, {}, user_agent, self._limiter, "mtls", None)
+            return AuthMiddleware(needs, {}, user_agent, self._limiter, "mtls", None, hint)
         try:
             if handshake and username and self._limiter is not None:
                 self._limiter.check(f"user:{username}")
@@ -198,7 +205,7 @@ class AuthMiddlewareFactory(fl.ServerMiddlewareFactory):  # type: ignore[misc]
             tenant = self._auth.tenant_for(principal)
         except AuthError as err:
             if not handshake:
-                return AuthMiddleware(err, {}, user_agent, self._limiter, method, key_id)
+                return AuthMiddleware(err, {}, user_agent, self._limiter, method, key_id, hint)
             if username and self._limiter is not None and not isinstance(err, RateLimited):
                 self._limiter.record_failure(f"user:{username}")
             log_auth_event(log, AuthEvent("failure", method, reason=err.reason, subject=username, key_id=key_id))
@@ -215,7 +222,7 @@ class AuthMiddlewareFactory(fl.ServerMiddlewareFactory):  # type: ignore[misc]
                     "success", principal.method, subject=principal.subject, tenant=tenant.id, key_id=principal.key_id
                 ),
             )
-        return AuthMiddleware((principal, tenant), outgoing, user_agent, self._limiter, method, key_id)
+        return AuthMiddleware((principal, tenant), outgoing, user_agent, self._limiter, method, key_id, hint)
 
     @staticmethod
     def _username(header: str | None) -> str | None:

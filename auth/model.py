@@ -31,6 +31,8 @@ class Tenant:
     wlm_query_group: str | None = None
     allowed_statements: frozenset[str] = STATEMENT_CLASSES
     offload_prefix: str | None = None
+    # "auto" | "always" | "never"; None: the gateway's default.
+    offload: str | None = None
     limits: TenantLimits = field(default_factory=TenantLimits)
 
     @property

@@ -34,7 +34,9 @@ from flight_gateway.engines.demo import demo_database
 from flight_gateway.engines.duckdb import DuckDBEngine
 from flight_gateway.execution import Executor
 from flight_gateway.jobs import JobHousekeeper, JobStore, SqliteJobStore
+from flight_gateway.offload import LocalOffload, OffloadSweeper
 from flight_gateway.protocol.info import ServerInfo
+from flight_gateway.protocol.offloaded import OffloadDelivery
 from flight_gateway.protocol.server import GatewayFlightServer
 from flight_gateway.protocol.status import install_formatter
 from flight_gateway.protocol.tickets import TicketSigner
@@ -54,6 +56,8 @@ class Gateway:
     location: str
     banner: list[str] = field(default_factory=list)
     housekeeper: JobHousekeeper | None = None
+    offload: LocalOffload | None = None
+    offload_sweeper: OffloadSweeper | None = None
 
     @property
     def port(self) -> int:
@@ -67,6 +71,8 @@ class Gateway:
         self.pump.close()
         for engine in self.engines.values():
             engine.close()
+        if self.offload_sweeper is not None:
+            self.offload_sweeper.stop()
         if self.housekeeper is not None:
             self.housekeeper.stop()
         self.jobs.close()
@@ -113,6 +119,7 @@ def _tenants_and_users(settings: Settings) -> tuple[dict[str, Tenant], dict[str,
             wlm_query_group=cfg.wlm_query_group,
             allowed_statements=cfg.statement_classes,
             offload_prefix=cfg.offload_prefix,
+            offload=cfg.offload,
             limits=TenantLimits(**cfg.limits.model_dump()),
         )
     if settings.demo_enabled:
@@ -251,11 +258,22 @@ def build(settings: Settings) -> Gateway:
         instance_id=housekeeper.instance_id,
         retention_seconds=settings.job_retention_days * 86_400,
     )
+    signer = TicketSigner([keys[active], *(key for kid, key in keys.items() if kid != active)])
+    offload = LocalOffload(
+        settings.offload_path, ttl_seconds=settings.offload_ttl_seconds, part_rows=settings.offload_part_rows,
+        max_bytes=settings.offload_max_bytes,
+    )  # fmt: skip
+    sweeper = OffloadSweeper(offload, settings.offload_sweep_seconds)
     try:
+        sweeper.start()  # expired results of earlier runs go before this one serves
+        delivery = OffloadDelivery(
+            executor, signer, offload, default_mode=settings.offload_mode,
+            threshold_bytes=settings.offload_threshold_bytes, batch_rows=settings.batch_rows,
+        )  # fmt: skip
         server = GatewayFlightServer(
             location,
             executor=executor,
-            signer=TicketSigner([keys[active], *(key for kid, key in keys.items() if kid != active)]),
+            signer=signer,
             info=ServerInfo(engines),
             ticket_ttl=settings.ticket_ttl_seconds,
             middleware={
@@ -270,12 +288,14 @@ def build(settings: Settings) -> Gateway:
             # pyarrow reveals the client certificate's identity only without a Handshake handler.
             auth_handler=None if settings.tls_client_identity else NoopHandshake(),
             tls=tls,
+            offload=delivery,
         )
     except BaseException:
+        sweeper.stop()
         housekeeper.stop()
         jobs.close()
         raise
-    return Gateway(server, jobs, engines, pump, location, banner, housekeeper)
+    return Gateway(server, jobs, engines, pump, location, banner, housekeeper, offload, sweeper)
 
 
 def _job_store(settings: Settings) -> tuple[JobStore, JobHousekeeper]:

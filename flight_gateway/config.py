@@ -26,6 +26,9 @@ class ConfigError(Exception):
 
 
 StatementClass = Literal["query", "dml", "ddl", "other", "ingest"]
+OffloadMode = Literal["auto", "always", "never"]
+# A relative directory below offload_dir: no absolute paths, no `..`, no empty segments.
+_OFFLOAD_PREFIX = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)*$"
 
 
 class TenantLimitsConfig(BaseModel):
@@ -55,7 +58,14 @@ class TenantConfig(BaseModel):
         default_factory=lambda: list(get_args(StatementClass)),
         description="statement classes this tenant may run",
     )
-    offload_prefix: str | None = Field(default=None, description="where this tenant's offloaded results go")
+    offload_prefix: str | None = Field(
+        default=None,
+        pattern=_OFFLOAD_PREFIX,
+        description="directory below offload_dir for this tenant's offloaded results; default: the tenant id",
+    )
+    offload: OffloadMode | None = Field(
+        default=None, description="when to offload this tenant's results (auto | always | never); default offload_mode"
+    )
     limits: TenantLimitsConfig = Field(default_factory=TenantLimitsConfig)
 
     @property
@@ -165,6 +175,29 @@ class Settings(BaseSettings):
     job_sweep_seconds: float = Field(
         default=60, gt=0, le=86_400, description="how often to recover, expire and delete job records"
     )
+    offload_dir: Path | None = Field(
+        default=None, description="where offloaded Parquet results go; default <data_dir>/offload"
+    )
+    offload_mode: OffloadMode = Field(
+        # Off unless asked for: offloading writes whole results to the gateway's disk.
+        default="never",
+        description="when results are offloaded: auto (estimated size over offload_threshold_bytes), always, never; "
+        "per tenant `offload`, per call the x-flight-gateway-delivery header",
+    )
+    offload_threshold_bytes: int = Field(default=256 * 1024 * 1024, ge=0)
+    offload_max_bytes: int = Field(
+        default=8 * 1024**3,
+        ge=1,
+        description="largest result offloaded: auto streams results estimated beyond it (endless or huge queries "
+        "read lazily), and an offload that grows past it fails",
+    )
+    offload_part_rows: int = Field(default=1_000_000, ge=1, description="rows per offloaded Parquet file (endpoint)")
+    offload_ttl_seconds: int = Field(
+        default=3600, ge=1, description="how long offloaded results are kept; RenewFlightEndpoint extends it"
+    )
+    offload_sweep_seconds: float = Field(
+        default=60, gt=0, le=86_400, description="how often expired offloaded results are deleted"
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     tls_cert_file: Path | None = Field(default=None, description="server certificate chain (PEM)")
     tls_key_file: Path | None = Field(default=None, description="server private key (PEM)")
@@ -222,6 +255,10 @@ class Settings(BaseSettings):
     @property
     def demo_enabled(self) -> bool:
         return self.demo if self.demo is not None else not self.tenants
+
+    @property
+    def offload_path(self) -> Path:
+        return self.offload_dir or self.data_dir / "offload"
 
     @property
     def jobs_path(self) -> Path:

@@ -16,3 +16,5 @@ class RequestContext:
     request_id: str
     peer: str = ""
     user_agent: str = ""
+    # The client's delivery hint (header `x-flight-gateway-delivery`: offload | stream | auto), as sent.
+    delivery_hint: str | None = None

@@ -71,6 +71,10 @@ class Executor:
         with self._engine(ctx).session(ctx.tenant) as session:
             return session.describe(sql, params)
 
+    def estimate_rows(self, ctx: RequestContext, sql: str, params: pa.RecordBatch | None) -> int | None:
+        with self._engine(ctx).session(ctx.tenant) as session:
+            return session.estimate_rows(sql, params)
+
     def catalog(self, ctx: RequestContext, read: Callable[[Catalog], T]) -> T:
         with self._engine(ctx).session(ctx.tenant) as session:
             return read(session.catalog())
@@ -155,6 +159,43 @@ class Executor:
             stack.close()
             raise
         return schema, self._batches(job_id, opening, schema, session, stack)
+
+    def complete(
+        self,
+        ctx: RequestContext,
+        job_id: str,
+        sql: str,
+        params: pa.RecordBatch | None,
+        consume: Callable[[pa.Schema, pa.RecordBatchReader], tuple[int, int]],
+    ) -> None:
+        """Run a query to completion, handing its result to `consume` (which returns rows and
+        bytes, and cleans up after itself if it fails); the job ends SUCCEEDED only if it returns."""
+        with self._lock:
+            if job_id in self._cancelled_queued:
+                raise cancelled("the query was cancelled; run it again")
+        try:
+            with self._engine(ctx).session(ctx.tenant) as session, self._registered(job_id, session):
+                try:
+                    schema = session.describe(sql, params).schema
+                    self._start(job_id)
+                    reader = session.execute(sql, params, self._batch_rows)
+                    try:
+                        rows, nbytes = consume(schema, reader)
+                    finally:
+                        reader.close()
+                except GatewayError as err:
+                    if self._was_cancelled(job_id) or err.status is Status.CANCELLED:
+                        raise cancelled("the query was cancelled") from err
+                    raise
+                if self._was_cancelled(job_id):
+                    raise cancelled("the query was cancelled")
+        except GatewayError as err:
+            self._fail(job_id, err)
+            raise
+        except Exception as exc:
+            self._fail(job_id, GatewayError(Status.INTERNAL, "ENGINE_ERROR", str(exc)))
+            raise
+        self._finish(job_id, JobState.SUCCEEDED, rows=rows, bytes_=nbytes)
 
     @contextmanager
     def _registered(self, job_id: str, session: EngineSession) -> Iterator[None]:

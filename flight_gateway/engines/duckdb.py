@@ -18,6 +18,7 @@ from auth import Tenant
 from flight_gateway.engines.base import EngineInfo, IngestTarget, StatementKind, StatementShape
 from flight_gateway.engines.duckdb_catalog import DuckDBCatalog
 from flight_gateway.engines.duckdb_errors import map_duckdb_error, map_stream_error
+from flight_gateway.engines.duckdb_estimate import estimated_rows
 from flight_gateway.errors import GatewayError, Status, denied, invalid, not_found
 
 # Tenant sessions may not reach files, extensions or settings: what a tenant can touch is its
@@ -173,6 +174,10 @@ class DuckDBSession:
                 raise invalid("NO_RESULT", "the statement returns no result set; run it as an update")
             reader: pa.RecordBatchReader = relation.to_arrow_reader(batch_rows)
         return pa.RecordBatchReader.from_batches(reader.schema, _mapped_batches(reader))
+
+    def estimate_rows(self, sql: str, params: pa.RecordBatch | None) -> int | None:
+        values = _positional(params)[0] if params is not None and params.num_rows else None
+        return estimated_rows(self._con, sql, values)
 
     def execute_update(self, sql: str, params: pa.RecordBatch | None) -> int:
         rows = _positional(params) if params is not None and params.num_rows else [None]

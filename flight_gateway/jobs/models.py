@@ -46,6 +46,9 @@ class Job:
     instance_id: str = ""
     # When the record may be deleted (retention); None keeps it.
     expires_at: float | None = None
+    # Offloaded results: where the Parquet parts are and until when they are kept.
+    offload_location: str | None = None
+    offload_expires_at: float | None = None
 
 
 @dataclass(frozen=True)

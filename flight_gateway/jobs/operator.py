@@ -71,6 +71,11 @@ def detail(job: Job, instance: Instance | None, alive: bool) -> str:
         ("rows", "-" if job.rows is None else str(job.rows)),
         ("bytes", "-" if job.bytes is None else str(job.bytes)),
         ("delivery", job.delivery),
+        *(
+            [("offload", job.offload_location or "-"), ("offload expires", _local(job.offload_expires_at))]
+            if job.delivery == "offload"
+            else []
+        ),
         ("error code", job.error_code or "-"),
         ("sqlstate", job.sqlstate or "-"),
         ("error", job.error_message or "-"),

@@ -135,6 +135,13 @@ class SqliteJobStore:
             (state.value, at, rows, bytes_, error_code, error_message, sqlstate, at, job_id),
         )
 
+    def set_offload(self, job_id: str, location: str, expires_at: float) -> None:
+        """The job's result was offloaded to `location` (or its expiry renewed)."""
+        self._enqueue(
+            "update jobs set delivery = 'offload', offload_location = ?, offload_expires_at = ? where id = ?",
+            (location, expires_at, job_id),
+        )
+
     def cancel_unfinished(self, job_id: str, at: float, *, error_code: str, error_message: str) -> bool:
         """Mark a QUEUED or RUNNING job CANCELLED; False if it had already finished (or is absent)."""
         changed = self._write_now(

@@ -32,7 +32,9 @@ _TABLES = (
         engine_query_id text,
         sqlstate text,
         instance_id text not null default '',
-        expires_at real
+        expires_at real,
+        offload_location text,
+        offload_expires_at real
     )
     """,
     """
@@ -54,6 +56,8 @@ _ADDED_COLUMNS = (
     ("sqlstate", "text"),
     ("instance_id", "text not null default ''"),
     ("expires_at", "real"),
+    ("offload_location", "text"),
+    ("offload_expires_at", "real"),
 )
 _INDEXES = (
     "create index if not exists jobs_tenant_created on jobs (tenant, created_at)",
@@ -66,7 +70,7 @@ _INDEXES = (
 COLUMNS = (
     "id", "tenant", "subject", "kind", "fingerprint", "state", "created_at", "started_at", "finished_at",
     "rows", "bytes", "error_code", "error_message", "sql_text", "peer", "delivery", "user_agent",
-    "engine_query_id", "sqlstate", "instance_id", "expires_at",
+    "engine_query_id", "sqlstate", "instance_id", "expires_at", "offload_location", "offload_expires_at",
 )  # fmt: skip
 INSTANCE_COLUMNS = ("id", "host", "pid", "started_at", "heartbeat_at", "heartbeat_seconds", "stopped_at")
 

@@ -38,6 +38,8 @@ def job_json(job: Job) -> dict[str, Any]:
         "peer": job.peer,
         "engine_query_id": job.engine_query_id,
     }
+    if job.delivery == "offload":
+        view["offload_expires_at"] = iso_utc(job.offload_expires_at)
     if job.sql_text is not None:
         view["sql_text"] = job.sql_text
     return view

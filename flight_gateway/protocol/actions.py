@@ -18,6 +18,7 @@ from flight_gateway.jobs.views import job_json
 from flight_gateway.protocol import flight_actions_pb2 as wire
 from flight_gateway.protocol import flightsql_pb2 as pb
 from flight_gateway.protocol.commands import pack, unpack, unpack_action
+from flight_gateway.protocol.offloaded import OffloadDelivery
 from flight_gateway.protocol.statements import Statements
 from flight_gateway.protocol.tickets import TicketSigner
 
@@ -39,15 +40,23 @@ _CANCEL_STATUS = {
 
 
 class Actions:
-    def __init__(self, executor: Executor, signer: TicketSigner, statements: Statements) -> None:
+    def __init__(
+        self, executor: Executor, signer: TicketSigner, statements: Statements, offload: OffloadDelivery | None = None
+    ) -> None:
         self._executor = executor
         self._signer = signer
         self._statements = statements
+        self._offload = offload
         self._table: dict[str, tuple[str, Callable[[RequestContext, bytes], list[bytes]]]] = {
             "CreatePreparedStatement": ("Create a prepared statement (Flight SQL)", self._create),
             "ClosePreparedStatement": ("Close a prepared statement (Flight SQL)", self._close),
             "CancelFlightInfo": ("Cancel the query behind a FlightInfo (Flight RPC)", self._cancel_flight_info),
             "CancelQuery": ("Cancel the query behind a FlightInfo (Flight SQL, deprecated)", self._cancel_query),
+            "RenewFlightEndpoint": (
+                "Keep an offloaded result's endpoint readable longer (Flight RPC); answers the endpoint with a new "
+                "ticket and expiration_time",
+                self._renew_endpoint,
+            ),
             "ListJobs": (
                 "List this tenant's jobs, newest first. JSON body (all optional): state, kind, since (epoch "
                 'seconds), limit (1-1000, default 50), page_token. Result: JSON {"jobs": [...], "next_page_token"}',
@@ -111,6 +120,16 @@ class Actions:
             raise invalid("MALFORMED_ACTION", "the body is not a CancelFlightInfoRequest") from None
         status = self._cancel(ctx, request.info)
         return [wire.CancelFlightInfoResult(status=status).SerializeToString()]
+
+    def _renew_endpoint(self, ctx: RequestContext, body: bytes) -> list[bytes]:
+        request = wire.RenewFlightEndpointRequest()
+        try:
+            request.ParseFromString(body)
+        except DecodeError:
+            raise invalid("MALFORMED_ACTION", "the body is not a RenewFlightEndpointRequest") from None
+        if self._offload is None:
+            raise invalid("NOT_RENEWABLE", "this gateway offloads no results; nothing can be renewed")
+        return [self._offload.renew(ctx, request.endpoint)]
 
     def _cancel_query(self, ctx: RequestContext, body: bytes) -> list[bytes]:
         request = unpack_action(body, pb.ActionCancelQueryRequest)

@@ -5,19 +5,16 @@ Wire-compatible views of the Flight RPC (Flight.proto) action messages the gatew
 The FlightInfo inside a request stays bytes: pyarrow parses it.
 """
 
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
 import builtins as _builtins
 import sys
 import typing as _typing
 
-from google.protobuf import descriptor as _descriptor
-from google.protobuf import message as _message
-
 if sys.version_info >= (3, 11):
-    from typing import Never as _Never
-    from typing import TypeAlias as _TypeAlias
+    from typing import TypeAlias as _TypeAlias, Never as _Never
 else:
-    from typing import Never as _Never
-    from typing import TypeAlias as _TypeAlias
+    from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -58,3 +55,26 @@ class CancelFlightInfoResult(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CancelFlightInfoResult: _TypeAlias = CancelFlightInfoResult  # noqa: Y015
+
+@_typing.final
+class RenewFlightEndpointRequest(_message.Message):
+    """RenewFlightEndpointRequest { FlightEndpoint endpoint = 1; }: the endpoint stays bytes too.
+    The answer is a serialized FlightEndpoint (pyarrow writes it).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ENDPOINT_FIELD_NUMBER: _builtins.int
+    endpoint: _builtins.bytes
+    def __init__(
+        self,
+        *,
+        endpoint: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["endpoint", b"endpoint"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RenewFlightEndpointRequest: _TypeAlias = RenewFlightEndpointRequest  # noqa: Y015

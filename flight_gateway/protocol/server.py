@@ -25,6 +25,7 @@ from flight_gateway.protocol.actions import Actions
 from flight_gateway.protocol.commands import pack, unpack
 from flight_gateway.protocol.info import ServerInfo
 from flight_gateway.protocol.metadata import CATALOG_COMMANDS
+from flight_gateway.protocol.offloaded import OffloadDelivery
 from flight_gateway.protocol.statements import UPDATE_RESULT_SCHEMA, Planned, Statements
 from flight_gateway.protocol.status import to_flight_error
 from flight_gateway.protocol.tickets import TicketSigner, decode_batch
@@ -45,14 +46,16 @@ class GatewayFlightServer(fl.FlightServerBase):  # type: ignore[misc]
         middleware: dict[str, fl.ServerMiddlewareFactory],
         auth_handler: fl.ServerAuthHandler | None,
         tls: Mapping[str, Any] | None = None,
+        offload: OffloadDelivery | None = None,
     ) -> None:
         # `tls` holds pyarrow's tls_certificates / verify_client / root_certificates.
         super().__init__(location, auth_handler=auth_handler, middleware=middleware, **(tls or {}))
         self._executor = executor
         self._signer = signer
         self._info = info
-        self._statements = Statements(executor, signer, ticket_ttl)
-        self._actions = Actions(executor, signer, self._statements)
+        self._offload = offload
+        self._statements = Statements(executor, signer, ticket_ttl, offload)
+        self._actions = Actions(executor, signer, self._statements, offload)
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -67,6 +70,7 @@ class GatewayFlightServer(fl.FlightServerBase):  # type: ignore[misc]
             request_id=uuid.uuid4().hex[:16],
             peer=call.peer(),
             user_agent=mw.user_agent,
+            delivery_hint=mw.delivery_hint,
         )
 
     def _call(self, call: fl.ServerCallContext, what: str, fn: Callable[[RequestContext], T]) -> T:
@@ -132,8 +136,8 @@ class GatewayFlightServer(fl.FlightServerBase):  # type: ignore[misc]
     def get_flight_info(self, context: fl.ServerCallContext, descriptor: fl.FlightDescriptor) -> fl.FlightInfo:
         def run(ctx: RequestContext) -> fl.FlightInfo:
             planned = self._plan(ctx, self._command(descriptor))
-            endpoint = fl.FlightEndpoint(planned.ticket, [])
-            return fl.FlightInfo(planned.schema, descriptor, [endpoint], planned.total_records, -1)
+            endpoints = list(planned.endpoints) or [fl.FlightEndpoint(planned.ticket, [])]
+            return fl.FlightInfo(planned.schema, descriptor, endpoints, planned.total_records, planned.total_bytes)
 
         return self._call(context, "GetFlightInfo", run)
 
@@ -163,6 +167,9 @@ class GatewayFlightServer(fl.FlightServerBase):  # type: ignore[misc]
                 if isinstance(result, pa.Table):
                     return fl.RecordBatchStream(result)
                 return fl.GeneratorStream(schema, self._guarded(result, ctx.request_id))
+            if kind == "o" and self._offload is not None:
+                schema, batches = self._offload.stream(ctx, body)
+                return fl.GeneratorStream(schema, self._guarded(batches, ctx.request_id))
             if kind == "c":
                 table = pa.Table.from_pydict({"Count": [body["n"]]}, schema=UPDATE_RESULT_SCHEMA)
                 return fl.RecordBatchStream(table)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.flight as fl
 
 from flight_gateway.context import RequestContext
 from flight_gateway.engines.base import IngestTarget, StatementKind, StatementShape
@@ -14,6 +15,7 @@ from flight_gateway.execution import Executor
 from flight_gateway.policy import check_statement_class
 from flight_gateway.protocol import flightsql_pb2 as pb
 from flight_gateway.protocol.commands import pack
+from flight_gateway.protocol.offloaded import OffloadDelivery
 from flight_gateway.protocol.tickets import TicketSigner, decode_batch, encode_batch
 
 _NOT_EXIST = pb.CommandStatementIngest.TableDefinitionOptions.TableNotExistOption
@@ -29,18 +31,24 @@ _NO_TRANSACTIONS = (
 
 @dataclass(frozen=True)
 class Planned:
-    """A FlightInfo's content: result schema, one ticket, and the row count when known."""
+    """A FlightInfo's content: result schema, one ticket (or, offloaded, one endpoint per part),
+    and the row and byte counts when known."""
 
     schema: pa.Schema
     ticket: bytes
     total_records: int = -1
+    endpoints: tuple[fl.FlightEndpoint, ...] = ()
+    total_bytes: int = -1
 
 
 class Statements:
-    def __init__(self, executor: Executor, signer: TicketSigner, ticket_ttl: int) -> None:
+    def __init__(
+        self, executor: Executor, signer: TicketSigner, ticket_ttl: int, offload: OffloadDelivery | None = None
+    ) -> None:
         self._executor = executor
         self._signer = signer
         self._ticket_ttl = ticket_ttl
+        self._offload = offload
 
     def ticket(self, ctx: RequestContext, fields: dict[str, Any]) -> bytes:
         handle = self._signer.sign("ticket", ctx.tenant.id, self._ticket_ttl, fields)
@@ -71,7 +79,12 @@ class Statements:
             self._executor.record_failure(ctx, sql, shape.kind.value, error)
             raise error
         if shape.kind is StatementKind.QUERY:
+            offloaded = self._offload is not None and self._offload.wanted(ctx, sql, params, shape.schema)
             job_id = self._executor.new_job(ctx, sql, shape.kind.value)
+            if offloaded and self._offload is not None:
+                # Offloaded results are complete before the FlightInfo leaves: exact counts.
+                endpoints, rows, nbytes = self._offload.run(ctx, job_id, sql, params, shape.schema)
+                return Planned(shape.schema, b"", rows, tuple(endpoints), nbytes)
             fields: dict[str, Any] = {"k": "q", "s": sql, "j": job_id, "p": encode_batch(params)}
             return Planned(shape.schema, self.ticket(ctx, fields))
         count = self._executor.update(ctx, sql, params, shape.kind.value)
