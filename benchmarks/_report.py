@@ -8,8 +8,10 @@ import platform
 import shlex
 import statistics
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Callable, Sequence
 from importlib import metadata
+from pathlib import Path
 
 
 def _cpu_model() -> str:
@@ -116,3 +118,15 @@ def percentile(sorted_values: Sequence[float], pct: float) -> float:
 
 def median(values: Sequence[float]) -> float:
     return statistics.median(values)
+
+
+def run_in_work_dir(work_dir: Path | None, prefix: str, run: Callable[[Path], str]) -> int:
+    """Print `run(dir)` for the given work dir (kept), or for a temporary one (deleted after)."""
+    warn_if_busy()
+    if work_dir is not None:
+        work_dir.mkdir(parents=True, exist_ok=True)
+        print(run(work_dir.resolve()))
+        return 0
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        print(run(Path(tmp)))
+    return 0

@@ -28,7 +28,6 @@ import secrets
 import shutil
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from contextlib import ExitStack, nullcontext
@@ -40,7 +39,7 @@ from typing import Any
 import adbc_driver_flightsql.dbapi as flight_sql
 import duckdb
 from _gateway import STUB_CLI, TRACED_CLI, GatewayProcess, PySpy, RpcTrace, running_gateway
-from _report import command_line, machine_table, markdown_table, percentile, warn_if_busy
+from _report import command_line, machine_table, markdown_table, percentile, run_in_work_dir
 
 TARGET_P50_MS = 3.0
 TARGET_P99_MS = 10.0
@@ -328,14 +327,7 @@ def report(args: argparse.Namespace, results: dict[str, PathResult], traced: str
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    warn_if_busy()
-    if args.work_dir is not None:
-        args.work_dir.mkdir(parents=True, exist_ok=True)
-        print(run(args, args.work_dir.resolve()))
-        return 0
-    with tempfile.TemporaryDirectory(prefix="fg-latency-") as tmp:
-        print(run(args, Path(tmp)))
-    return 0
+    return run_in_work_dir(args.work_dir, "fg-latency-", lambda work: run(args, work))
 
 
 if __name__ == "__main__":

@@ -35,7 +35,6 @@ import os
 import queue
 import secrets
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -49,7 +48,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 from _gateway import GatewayProcess, running_gateway
-from _report import command_line, machine_table, markdown_table, median, warn_if_busy
+from _report import command_line, machine_table, markdown_table, median, run_in_work_dir
 
 from auth import hash_password
 
@@ -387,14 +386,7 @@ def report(args: argparse.Namespace, samples: dict[str, list[Sample]], parquet_b
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    warn_if_busy()
-    if args.work_dir is not None:
-        args.work_dir.mkdir(parents=True, exist_ok=True)
-        print(run(args, args.work_dir.resolve()))
-        return 0
-    with tempfile.TemporaryDirectory(prefix="fg-offload-") as tmp:
-        print(run(args, Path(tmp)))
-    return 0
+    return run_in_work_dir(args.work_dir, "fg-offload-", lambda work: run(args, work))
 
 
 if __name__ == "__main__":

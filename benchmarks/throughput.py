@@ -26,7 +26,6 @@ import os
 import secrets
 import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -41,7 +40,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.flight as fl
 from _gateway import GatewayProcess, PySpy, pin_process, running_gateway
-from _report import command_line, machine_table, markdown_table, median, warn_if_busy
+from _report import command_line, machine_table, markdown_table, median, run_in_work_dir
 from google.protobuf import any_pb2
 
 from auth import hash_password
@@ -333,15 +332,7 @@ def report(
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    warn_if_busy()
-    if args.work_dir is not None:
-        args.work_dir.mkdir(parents=True, exist_ok=True)
-        work = args.work_dir.resolve()
-        print(run(args, work))
-        return 0
-    with tempfile.TemporaryDirectory(prefix="fg-throughput-") as tmp:
-        print(run(args, Path(tmp)))
-    return 0
+    return run_in_work_dir(args.work_dir, "fg-throughput-", lambda work: run(args, work))
 
 
 if __name__ == "__main__":
