@@ -5,9 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import http.server
 import json
-import threading
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -19,6 +17,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+from security_suite_support import JwksServer
 
 from auth.jwt_verifier import JwtIssuer, JwtVerifier, fetch_url, looks_like_jwt
 from auth.model import AuthError, AuthFailure
@@ -425,37 +424,6 @@ def test_jwks_skips_symmetric_and_weak_keys(clock: Clock) -> None:
         with pytest.raises(AuthError) as info:
             verifier.verify(token)
         assert info.value.reason == reason
-
-
-class JwksServer:
-    """A real HTTP server on 127.0.0.1:0 serving whatever `body` currently is."""
-
-    def __init__(self, body: bytes) -> None:
-        self.body = body
-        self.requests = 0
-        owner = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                owner.requests += 1
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(owner.body)))
-                self.end_headers()
-                self.wfile.write(owner.body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/.well-known/jwks.json"
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join()
 
 
 @pytest.fixture
