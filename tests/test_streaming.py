@@ -150,13 +150,15 @@ def test_adbc_disconnect_mid_stream_cancels_the_query(gateway: RunningGateway) -
     assert job.rows is not None and 0 < job.rows < 100_000_000_000
 
 
+def _plan(client: fl.FlightClient, options: fl.FlightCallOptions, sql: str) -> fl.FlightInfo:
+    return client.get_flight_info(fl.FlightDescriptor.for_command(pack(pb.CommandStatementQuery(query=sql))), options)
+
+
 def test_flight_client_cancel_mid_stream_cancels_the_query(gateway: RunningGateway) -> None:
     sql = _endless(_tag())
     client, options = gateway.flight_client("acme")
     try:
-        info = client.get_flight_info(
-            fl.FlightDescriptor.for_command(pack(pb.CommandStatementQuery(query=sql))), options
-        )
+        info = _plan(client, options, sql)
         reader = client.do_get(info.endpoints[0].ticket, options)
         for _ in range(2):
             assert reader.read_chunk().data.num_rows > 0
@@ -180,9 +182,7 @@ def test_cancel_flight_info_ends_a_running_query(gateway: RunningGateway) -> Non
     sql = _endless(_tag())
     client, options = gateway.flight_client("acme")
     try:
-        info = client.get_flight_info(
-            fl.FlightDescriptor.for_command(pack(pb.CommandStatementQuery(query=sql))), options
-        )
+        info = _plan(client, options, sql)
         reader = client.do_get(info.endpoints[0].ticket, options)
         assert reader.read_chunk().data.num_rows > 0
         assert _cancel_flight_info(client, options, info) in CANCEL_OUTCOMES
@@ -208,9 +208,7 @@ def test_cancel_flight_info_before_the_stream_starts(gateway: RunningGateway) ->
     sql = _endless(_tag())
     client, options = gateway.flight_client("acme")
     try:
-        info = client.get_flight_info(
-            fl.FlightDescriptor.for_command(pack(pb.CommandStatementQuery(query=sql))), options
-        )
+        info = _plan(client, options, sql)
         assert _cancel_flight_info(client, options, info) == 1  # CANCEL_STATUS_CANCELLED
         job = _wait_for_job(gateway.data_dir, sql, lambda j: j.state.finished)
         assert job.state is JobState.CANCELLED

@@ -19,17 +19,14 @@ from flight_gateway.protocol import flight_actions_pb2 as wire
 from flight_gateway.protocol import flightsql_pb2 as pb
 from flight_gateway.protocol.commands import pack, unpack, unpack_action
 from flight_gateway.protocol.offloaded import OffloadDelivery
-from flight_gateway.protocol.statements import Statements
+from flight_gateway.protocol.statements import NO_TRANSACTIONS, Statements
 from flight_gateway.protocol.tickets import TicketSigner
 
-_NO_TRANSACTIONS = (
-    "transactions are not supported (SqlInfo FLIGHT_SQL_SERVER_TRANSACTION is NONE); each statement commits on its own"
-)
 _UNSUPPORTED = {
-    "BeginTransaction": _NO_TRANSACTIONS,
-    "EndTransaction": _NO_TRANSACTIONS,
-    "BeginSavepoint": _NO_TRANSACTIONS,
-    "EndSavepoint": _NO_TRANSACTIONS,
+    "BeginTransaction": NO_TRANSACTIONS,
+    "EndTransaction": NO_TRANSACTIONS,
+    "BeginSavepoint": NO_TRANSACTIONS,
+    "EndSavepoint": NO_TRANSACTIONS,
     "CreatePreparedSubstraitPlan": "Substrait plans are not supported; send SQL",
 }
 _CANCEL_STATUS = {

@@ -26,7 +26,7 @@ from flight_gateway.protocol.commands import pack, unpack
 from flight_gateway.protocol.info import ServerInfo
 from flight_gateway.protocol.metadata import CATALOG_COMMANDS
 from flight_gateway.protocol.offloaded import OffloadDelivery
-from flight_gateway.protocol.statements import UPDATE_RESULT_SCHEMA, Planned, Statements
+from flight_gateway.protocol.statements import NO_TRANSACTIONS, UPDATE_RESULT_SCHEMA, Planned, Statements
 from flight_gateway.protocol.status import to_flight_error
 from flight_gateway.protocol.tickets import TicketSigner, decode_batch
 
@@ -115,7 +115,7 @@ class GatewayFlightServer(fl.FlightServerBase):  # type: ignore[misc]
     def _plan(self, ctx: RequestContext, cmd: message.Message) -> Planned:
         if isinstance(cmd, pb.CommandStatementQuery):
             if cmd.HasField("transaction_id"):
-                raise unimplemented("NO_TRANSACTIONS", "transactions are not supported")
+                raise unimplemented("NO_TRANSACTIONS", NO_TRANSACTIONS)
             return self._statements.plan(ctx, cmd.query, None)
         if isinstance(cmd, pb.CommandPreparedStatementQuery):
             sql, params = self._statements.open_handle(ctx, cmd.prepared_statement_handle)
@@ -202,7 +202,7 @@ class GatewayFlightServer(fl.FlightServerBase):  # type: ignore[misc]
             if isinstance(cmd, pb.CommandStatementUpdate):
                 # Clients send no IPC stream here: the reader must not be touched.
                 if cmd.HasField("transaction_id"):
-                    raise unimplemented("NO_TRANSACTIONS", "transactions are not supported")
+                    raise unimplemented("NO_TRANSACTIONS", NO_TRANSACTIONS)
                 count = self._statements.update(ctx, cmd.query, None)
                 writer.write(pa.py_buffer(pb.DoPutUpdateResult(record_count=count).SerializeToString()))
             elif isinstance(cmd, pb.CommandPreparedStatementUpdate):

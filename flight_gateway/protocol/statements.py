@@ -24,7 +24,7 @@ UPDATE_RESULT_SCHEMA = pa.schema([pa.field("Count", pa.int64())])
 # Prepared statements outlive single calls: BI tools keep them for a session's life.
 HANDLE_TTL_SECONDS = 24 * 3600
 MAX_INLINE_PARAMETER_BYTES = 1 << 20
-_NO_TRANSACTIONS = (
+NO_TRANSACTIONS = (
     "transactions are not supported (SqlInfo FLIGHT_SQL_SERVER_TRANSACTION is NONE); each statement commits on its own"
 )
 
@@ -103,7 +103,7 @@ class Statements:
 
     def create_prepared(self, ctx: RequestContext, request: Any) -> bytes:
         if request.HasField("transaction_id"):
-            raise unimplemented("NO_TRANSACTIONS", _NO_TRANSACTIONS)
+            raise unimplemented("NO_TRANSACTIONS", NO_TRANSACTIONS)
         sql = request.query
         if not sql.strip():
             raise invalid("EMPTY_STATEMENT", "the SQL statement is empty")
@@ -160,7 +160,7 @@ class Statements:
     def ingest(self, ctx: RequestContext, cmd: Any, data: pa.RecordBatchReader) -> int:
         """Bulk ingestion (ADBC adbc_ingest): modes map to (if_not_exist, if_exists) options."""
         if cmd.HasField("transaction_id"):
-            raise unimplemented("NO_TRANSACTIONS", _NO_TRANSACTIONS)
+            raise unimplemented("NO_TRANSACTIONS", NO_TRANSACTIONS)
         if cmd.temporary:
             raise unimplemented(
                 "NO_TEMPORARY_INGEST", "temporary tables are not supported: each call runs on its own connection"
