@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
@@ -42,16 +42,111 @@ class TenantLimitsConfig(BaseModel):
     requests_per_minute: int | None = Field(default=None, ge=1)
 
 
+SslMode = Literal["disable", "prefer", "require", "verify-ca", "verify-full"]
+
+
+class PoolConfig(BaseModel):
+    """Per-tenant connection pool of a database engine (one pool per tenant db user)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    min_size: int = Field(default=0, ge=0, le=1000, description="connections kept open per tenant")
+    max_size: int = Field(default=8, ge=1, le=1000, description="most connections per tenant")
+    acquire_timeout_seconds: float = Field(default=10, gt=0, description="wait for a free connection, then fail")
+    idle_timeout_seconds: float = Field(default=300, gt=0, description="close connections idle this long")
+    max_lifetime_seconds: float = Field(default=3600, gt=0, description="replace connections this old")
+    health_check: bool = Field(default=True, description="check a connection before handing it out")
+
+    @model_validator(mode="after")
+    def _sizes(self) -> PoolConfig:
+        if self.min_size > self.max_size:
+            raise ValueError("min_size must not exceed max_size")
+        return self
+
+
+class PostgresEngineConfig(BaseModel):
+    """A PostgreSQL server; every tenant on it logs in as its own `db_user`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=_NAME, description="what tenants put in `engine`")
+    type: Literal["postgres"] = "postgres"
+    host: str = "127.0.0.1"
+    port: int = Field(default=5432, ge=1, le=65535)
+    database: str = "postgres"
+    sslmode: SslMode = "prefer"
+    sslrootcert: Path | None = None
+    connect_timeout_seconds: float = Field(default=10, gt=0)
+    statement_timeout_seconds: float | None = Field(
+        default=None, gt=0, description="default statement timeout; a tenant's limits.statement_timeout_seconds wins"
+    )
+    application_name: str = "flight-gateway"
+    pool: PoolConfig = Field(default_factory=PoolConfig)
+
+
+class RedshiftEngineConfig(BaseModel):
+    """An Amazon Redshift cluster or Serverless workgroup (or the simulator)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=_NAME, description="what tenants put in `engine`")
+    type: Literal["redshift"] = "redshift"
+    host: str = "127.0.0.1"
+    port: int = Field(default=5439, ge=1, le=65535)
+    database: str = "dev"
+    sslmode: SslMode = "prefer"
+    sslrootcert: Path | None = None
+    connect_timeout_seconds: float = Field(default=10, gt=0)
+    statement_timeout_seconds: float | None = Field(default=None, gt=0)
+    application_name: str = "flight-gateway"
+    pool: PoolConfig = Field(default_factory=PoolConfig)
+    credentials: Literal["password", "iam", "serverless", "secrets_manager"] = Field(
+        default="password",
+        description="password: the tenant's db_password*; iam: GetClusterCredentials (provisioned); "
+        "serverless: redshift-serverless GetCredentials; secrets_manager: the tenant's db_secret_arn",
+    )
+    cluster_identifier: str | None = None
+    workgroup_name: str | None = None
+    region: str | None = None
+    aws_endpoint_url: str | None = Field(default=None, description="AWS API endpoint override (VPC endpoint, moto)")
+    auto_create_user: bool = Field(default=False, description="GetClusterCredentials AutoCreate")
+    credentials_duration_seconds: int = Field(default=900, ge=900, le=3600)
+    credentials_refresh_seconds: float = Field(
+        default=120, ge=0, description="renew temporary credentials this long before they expire"
+    )
+    unload_iam_role: str | None = Field(default=None, description="IAM role ARN Redshift assumes for UNLOAD")
+    unload_max_file_size_mb: int = Field(default=256, ge=5, le=6200)
+
+    @model_validator(mode="after")
+    def _credentials_complete(self) -> RedshiftEngineConfig:
+        if self.credentials == "iam" and not self.cluster_identifier:
+            raise ValueError("credentials = 'iam' needs cluster_identifier")
+        if self.credentials == "serverless" and not self.workgroup_name:
+            raise ValueError("credentials = 'serverless' needs workgroup_name")
+        return self
+
+
+EngineConfig = Annotated[PostgresEngineConfig | RedshiftEngineConfig, Field(discriminator="type")]
+
+
 class TenantConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: str = Field(pattern=_NAME)
-    engine: Literal["duckdb"] = "duckdb"
+    engine: str = Field(
+        default="duckdb", pattern=_NAME, description="`duckdb` (embedded) or the name of an [[engines]] entry"
+    )
     database: str | None = Field(
         default=None, description="DuckDB file for this tenant; default <data_dir>/tenants/<id>.duckdb"
     )
     db_user: str | None = Field(default=None, description="database user the engine logs in as")
     db_groups: list[str] = Field(default_factory=list, description="database groups/roles of db_user")
+    db_password: SecretStr | None = Field(default=None, description="db_user's password (prefer a file or env var)")
+    db_password_file: Path | None = Field(default=None, description="file holding db_user's password")
+    db_password_env: str | None = Field(default=None, description="environment variable holding db_user's password")
+    db_secret_arn: str | None = Field(
+        default=None, description="AWS Secrets Manager secret with db_user's password (JSON `password` key or plain)"
+    )
     wlm_query_group: str | None = Field(default=None, description="Redshift WLM query group")
     read_only: bool = Field(default=False, description="shorthand for allowed_statements = ['query']")
     allowed_statements: list[StatementClass] = Field(
@@ -71,6 +166,33 @@ class TenantConfig(BaseModel):
     @property
     def statement_classes(self) -> frozenset[str]:
         return frozenset({"query"}) if self.read_only else frozenset(self.allowed_statements)
+
+    @model_validator(mode="after")
+    def _one_password_source(self) -> TenantConfig:
+        sources = [self.db_password, self.db_password_file, self.db_password_env, self.db_secret_arn]
+        if sum(source is not None for source in sources) > 1:
+            raise ValueError("set at most one of db_password, db_password_file, db_password_env, db_secret_arn")
+        return self
+
+    def db_password_value(self) -> str | None:
+        """The password from the config, its file or its env var (Secrets Manager is the engine's job)."""
+        if self.db_password is not None:
+            return self.db_password.get_secret_value()
+        if self.db_password_file is not None:
+            try:
+                return self.db_password_file.read_text().strip()
+            except OSError as exc:
+                raise ConfigError(
+                    f"tenants.{self.id}.db_password_file: cannot read {self.db_password_file}: {exc.strerror}"
+                ) from None
+        if self.db_password_env is not None:
+            value = os.environ.get(self.db_password_env)
+            if value is None:
+                raise ConfigError(
+                    f"tenants.{self.id}.db_password_env: environment variable {self.db_password_env} is not set"
+                )
+            return value
+        return None
 
 
 class UserConfig(BaseModel):
@@ -220,6 +342,7 @@ class Settings(BaseSettings):
     auth_max_failures: int = Field(default=10, ge=1, description="failed logins before a peer/user is locked out")
     auth_failure_window_seconds: float = Field(default=60, gt=0)
     auth_lockout_seconds: float = Field(default=300, gt=0, description="how long a lockout lasts")
+    engines: list[EngineConfig] = Field(default_factory=list, description="database backends besides duckdb")
     tenants: list[TenantConfig] = Field(default_factory=list)
     users: list[UserConfig] = Field(default_factory=list)
 
@@ -247,6 +370,22 @@ class Settings(BaseSettings):
         if self.tls_client_identity and (self.tls_client_ca_file is None or not self.client_cert_rules):
             raise ValueError("tls_client_identity needs tls_client_ca_file and client_cert_rules")
         return self
+
+    @model_validator(mode="after")
+    def _engines_known(self) -> Settings:
+        names = [engine.name for engine in self.engines]
+        for name in names:
+            if name == "duckdb" or names.count(name) > 1:
+                raise ValueError(f"engines: name {name!r} is reserved or declared twice")
+        for tenant in self.tenants:
+            if tenant.engine != "duckdb" and tenant.engine not in names:
+                raise ValueError(f"tenant {tenant.id!r}: engine {tenant.engine!r} is not declared in [[engines]]")
+            if tenant.engine != "duckdb" and not tenant.db_user:
+                raise ValueError(f"tenant {tenant.id!r}: engine {tenant.engine!r} needs db_user (the tenant's login)")
+        return self
+
+    def engine_config(self, name: str) -> PostgresEngineConfig | RedshiftEngineConfig:
+        return next(engine for engine in self.engines if engine.name == name)
 
     @property
     def tls_enabled(self) -> bool:
