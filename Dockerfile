@@ -27,7 +27,9 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY auth ./auth
 COPY flight_gateway ./flight_gateway
-RUN pip wheel --wheel-dir /wheels .
+# The image carries every engine's driver: PostgreSQL, Redshift and the AWS SDK (S3 offload,
+# DynamoDB job store, IAM credentials). The simulator's extras (a PostgreSQL server, moto) stay out.
+RUN pip wheel --wheel-dir /wheels ".[postgres,redshift,aws]"
 
 # --- runtime: only the installed wheels, running as an unprivileged user ----------------------
 FROM ${PYTHON_IMAGE} AS runtime
@@ -39,7 +41,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 # Installed from the builder's wheels only (no index): the wheels never become a layer here.
 RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
-    pip install --no-index --find-links=/wheels /wheels/flight_gateway-*.whl
+    pip install --no-index --find-links=/wheels "flight-gateway[postgres,redshift,aws]"
 
 RUN groupadd --system --gid 10001 gateway \
     && useradd --system --uid 10001 --gid gateway --home-dir /data --no-create-home \
