@@ -2,8 +2,8 @@
 
 One daemon thread writes this instance's heartbeat and, less often, sweeps: it fails the RUNNING
 jobs of instances that stopped (restart recovery), cancels jobs whose ticket expired before anyone
-fetched them, and deletes records past their retention. `start` sweeps once before the gateway
-serves, so a restart cleans up after the process it replaces.
+fetched them, and deletes records past their retention and client request ids past their window.
+`start` sweeps once before the gateway serves, so a restart cleans up after the process it replaces.
 """
 
 from __future__ import annotations
@@ -116,6 +116,7 @@ class JobHousekeeper:
             purged=self._store.purge_expired(now),
         )
         self._store.forget_instances(now - self._retention, keep=self.instance_id)
+        self._store.forget_requests(now)
         if report.recovered:
             log.warning("%d running job(s) of stopped gateway instances marked FAILED", report.recovered)
         if report.never_fetched or report.purged:

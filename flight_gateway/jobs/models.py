@@ -49,6 +49,11 @@ class Job:
     # Offloaded results: where the Parquet parts are and until when they are kept.
     offload_location: str | None = None
     offload_expires_at: float | None = None
+    # The client's name for a detached job (SubmitJob "label"); None for ordinary statements.
+    label: str | None = None
+    # A finished offloaded result as JSON (schema, parts, totals; see jobs/results.py), so any
+    # replica can rebuild its FlightInfo from the record alone. Opaque to the stores.
+    result: str | None = None
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,21 @@ class Instance:
     heartbeat_at: float
     heartbeat_seconds: float
     stopped_at: float | None = None
+
+
+@dataclass(frozen=True)
+class RequestClaim:
+    """A client request id (header `x-flight-gateway-request-id`) bound to the job that ran it.
+
+    `statement` is a digest of what the request asked for (operation, SQL, parameters), so a
+    retry can be told from a different statement sent with the same id."""
+
+    tenant: str
+    request_id: str
+    statement: str
+    job_id: str
+    created_at: float
+    expires_at: float
 
 
 _LITERALS = re.compile(r"'(?:[^']|'')*'|\b\d+(?:\.\d+)?\b")

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from flight_gateway.jobs.models import Instance, Job, JobState
-from flight_gateway.jobs.sqlite_schema import COLUMNS, INSTANCE_COLUMNS, migrate
+from flight_gateway.jobs.models import Instance, Job, JobState, RequestClaim
+from flight_gateway.jobs.sqlite_schema import COLUMNS, INSTANCE_COLUMNS, REQUEST_COLUMNS, migrate
 
 log = logging.getLogger("flight_gateway.jobs")
 _GROUP_COMMIT_SECONDS = 0.005
@@ -142,6 +142,10 @@ class SqliteJobStore:
             (location, expires_at, job_id),
         )
 
+    def set_result(self, job_id: str, result: str) -> None:
+        # Queued like finish(), which follows it: one writer commits both in order.
+        self._enqueue("update jobs set result = ? where id = ?", (result, job_id))
+
     def cancel_unfinished(self, job_id: str, at: float, *, error_code: str, error_message: str) -> bool:
         """Mark a QUEUED or RUNNING job CANCELLED; False if it had already finished (or is absent)."""
         changed = self._write_now(
@@ -184,6 +188,36 @@ class SqliteJobStore:
         where = f" where {' and '.join(clauses)}" if clauses else ""
         rows = self._run(f"{_SELECT}{where} order by created_at desc, id desc limit ?", [*args, limit])
         return [_job(r) for r in rows]
+
+    # -- client request ids (idempotency) ---------------------------------------------------------
+
+    def claim_request(self, claim: RequestClaim) -> RequestClaim:
+        """See JobStore.claim_request: the primary key (tenant, request_id) makes the claim atomic,
+        and the immediate transaction makes it so across processes sharing the file."""
+        values = tuple(getattr(claim, column) for column in REQUEST_COLUMNS)
+        self.flush()
+        with self._lock:
+            self._con.execute("begin immediate")
+            try:
+                self._con.execute(
+                    f"insert into requests ({', '.join(REQUEST_COLUMNS)}) values (?, ?, ?, ?, ?, ?) "
+                    "on conflict (tenant, request_id) do update set statement = excluded.statement, "
+                    "job_id = excluded.job_id, created_at = excluded.created_at, expires_at = excluded.expires_at "
+                    "where requests.expires_at <= excluded.created_at",
+                    values,
+                )
+                row = self._con.execute(
+                    f"select {', '.join(REQUEST_COLUMNS)} from requests where tenant = ? and request_id = ?",
+                    (claim.tenant, claim.request_id),
+                ).fetchone()
+                self._con.execute("commit")
+            except BaseException:
+                self._con.execute("rollback")
+                raise
+        return RequestClaim(*row)
+
+    def forget_requests(self, expired_before: float) -> int:
+        return self._write_now("delete from requests where expires_at <= ?", (expired_before,))
 
     # -- housekeeping: instances, restart recovery, retention ------------------------------------
 

@@ -34,7 +34,9 @@ _TABLES = (
         instance_id text not null default '',
         expires_at real,
         offload_location text,
-        offload_expires_at real
+        offload_expires_at real,
+        label text,
+        result text
     )
     """,
     """
@@ -48,6 +50,18 @@ _TABLES = (
         stopped_at real
     )
     """,
+    # Client request ids (idempotency): the primary key is the atomic claim.
+    """
+    create table if not exists requests (
+        tenant text not null,
+        request_id text not null,
+        statement text not null,
+        job_id text not null,
+        created_at real not null,
+        expires_at real not null,
+        primary key (tenant, request_id)
+    )
+    """,
 )
 # Columns added since the first release, with the declarations ALTER TABLE gives them there.
 _ADDED_COLUMNS = (
@@ -58,6 +72,8 @@ _ADDED_COLUMNS = (
     ("expires_at", "real"),
     ("offload_location", "text"),
     ("offload_expires_at", "real"),
+    ("label", "text"),
+    ("result", "text"),
 )
 _INDEXES = (
     "create index if not exists jobs_tenant_created on jobs (tenant, created_at)",
@@ -65,13 +81,16 @@ _INDEXES = (
     "create index if not exists jobs_expires on jobs (expires_at)",
     # Sweeps look only at unfinished jobs, a handful among millions of records.
     "create index if not exists jobs_unfinished on jobs (state, created_at) where state in ('QUEUED', 'RUNNING')",
+    "create index if not exists requests_expires on requests (expires_at)",
 )
 
 COLUMNS = (
     "id", "tenant", "subject", "kind", "fingerprint", "state", "created_at", "started_at", "finished_at",
     "rows", "bytes", "error_code", "error_message", "sql_text", "peer", "delivery", "user_agent",
     "engine_query_id", "sqlstate", "instance_id", "expires_at", "offload_location", "offload_expires_at",
+    "label", "result",
 )  # fmt: skip
+REQUEST_COLUMNS = ("tenant", "request_id", "statement", "job_id", "created_at", "expires_at")
 INSTANCE_COLUMNS = ("id", "host", "pid", "started_at", "heartbeat_at", "heartbeat_seconds", "stopped_at")
 
 

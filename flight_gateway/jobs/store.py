@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from flight_gateway.jobs.models import Instance, Job, JobState
+from flight_gateway.jobs.models import Instance, Job, JobState, RequestClaim
 
 
 class JobStore(Protocol):
@@ -28,6 +28,12 @@ class JobStore(Protocol):
 
     def set_offload(self, job_id: str, location: str, expires_at: float) -> None: ...
 
+    def set_result(self, job_id: str, result: str) -> None:
+        """Store the JSON description of the job's finished offloaded result in `Job.result`
+        (opaque text, at most about 100 KB). Called before `finish(..., SUCCEEDED)` for the same
+        job, and a reader that sees the job SUCCEEDED must also see its result."""
+        ...
+
     def cancel_unfinished(self, job_id: str, at: float, *, error_code: str, error_message: str) -> bool: ...
 
     def get(self, job_id: str) -> Job | None: ...
@@ -42,6 +48,22 @@ class JobStore(Protocol):
         since: float | None = None,
         before: tuple[float, str] | None = None,
     ) -> list[Job]: ...
+
+    # Client request ids (idempotency, see jobs/idempotency.py).
+
+    def claim_request(self, claim: RequestClaim) -> RequestClaim:
+        """Atomically bind (claim.tenant, claim.request_id) to `claim`, unless a binding for that
+        pair already exists that has not expired (its expires_at > claim.created_at).
+
+        Returns the binding that holds afterwards: `claim` itself if it was stored (new, or it
+        replaced an expired one), else the existing binding, unchanged, whatever its statement
+        (the caller compares). Of concurrent claims for one pair, from any replica, exactly one is
+        stored and all callers get that one back. Committed before returning."""
+        ...
+
+    def forget_requests(self, expired_before: float) -> int:
+        """Delete request bindings with expires_at <= expired_before: how many."""
+        ...
 
     # Housekeeping (see jobs/housekeeping.py): instance heartbeats, restart recovery, retention.
 
