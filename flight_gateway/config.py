@@ -297,6 +297,15 @@ class Settings(BaseSettings):
     job_sweep_seconds: float = Field(
         default=60, gt=0, le=86_400, description="how often to recover, expire and delete job records"
     )
+    max_detached_jobs: int = Field(
+        default=4, ge=1, le=1024, description="detached jobs (SubmitJob) this gateway runs at once; more are refused"
+    )
+    idempotency_window_seconds: float = Field(
+        default=86_400,
+        gt=0,
+        le=30 * 86_400,
+        description="how long a client request id (x-flight-gateway-request-id) returns its first call's outcome",
+    )
     offload_dir: Path | None = Field(
         default=None, description="where offloaded Parquet results go; default <data_dir>/offload"
     )

@@ -9,7 +9,7 @@ ticket gets TICKET_EXPIRED (run the statement again) before any file is looked a
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,6 +19,7 @@ import pyarrow.flight as fl
 from flight_gateway.context import RequestContext
 from flight_gateway.errors import invalid
 from flight_gateway.execution import Executor
+from flight_gateway.jobs.results import result_json
 from flight_gateway.offload import LocalOffload, estimated_row_bytes, offload_mode, parquet_compatible
 from flight_gateway.protocol import flightsql_pb2 as pb
 from flight_gateway.protocol.commands import pack, unpack
@@ -71,6 +72,9 @@ class OffloadDelivery:
         def consume(_: pa.Schema, reader: pa.RecordBatchReader) -> tuple[int, int]:
             result = self._store.write(ctx.tenant, job_id, schema, reader)
             self._executor.jobs.set_offload(job_id, result.location, result.expires_at)
+            # Kept in the job record, so the result can be fetched again later, from any replica.
+            parts = ((part.path, part.rows) for part in result.parts)
+            self._executor.jobs.set_result(job_id, result_json(schema, parts, result.rows, result.bytes))
             written.append(result)
             return result.rows, result.bytes
 
@@ -78,6 +82,12 @@ class OffloadDelivery:
         result = written[0]
         endpoints = [self._endpoint(ctx, job_id, part.path, result.expires_at) for part in result.parts]
         return endpoints, result.rows, result.bytes
+
+    def part_endpoints(
+        self, ctx: RequestContext, job_id: str, parts: Iterable[str], expires_at: float
+    ) -> list[fl.FlightEndpoint]:
+        """Endpoints for the parts of a result offloaded earlier (read back from its job record)."""
+        return [self._endpoint(ctx, job_id, part, expires_at) for part in parts]
 
     def _endpoint(self, ctx: RequestContext, job_id: str, part: str, expires_at: float) -> fl.FlightEndpoint:
         # The ticket expires with the files (both counted from the store's clock).

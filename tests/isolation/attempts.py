@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from isolation_db import IsolationDatabase
+from isolation.isolation_db import IsolationDatabase
 
 DENIED = "42501"  # insufficient_privilege: the gateway must answer PERMISSION_DENIED
 
@@ -83,6 +83,12 @@ ATTEMPTS = [
         "SELECT * FROM dblink('dbname={db} user={other}', 'SELECT count(*) FROM shared.orders') AS t(n bigint)",
         "2F003",
     ),  # fmt: skip
+    Attempt(
+        "insert-row-for-other-tenant", "INSERT INTO shared.notes (db_user, body) VALUES ('{other}', 'planted')", DENIED
+    ),
+    Attempt("move-own-row-to-other-tenant", "UPDATE shared.notes SET db_user = '{other}'", DENIED),
+    Attempt("update-other-tenants-rows", "UPDATE shared.notes SET body = 'defaced' WHERE db_user = '{other}'", None),
+    Attempt("delete-other-tenants-rows", "DELETE FROM shared.notes WHERE db_user = '{other}'", None),
     Attempt("disable-row-security", "ALTER TABLE shared.orders DISABLE ROW LEVEL SECURITY", DENIED),
     Attempt("drop-policy", "DROP POLICY own_orders ON shared.orders", DENIED),
     Attempt("grant-self-hidden-table", "GRANT SELECT ON shared.audit_log TO {me}", DENIED),

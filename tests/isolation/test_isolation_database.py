@@ -10,9 +10,10 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
-from attempts import ATTEMPTS, Attempt
-from isolation_db import ACME_ROWS, GLOBEX_ROWS, IsolationDatabase, database_dsn, tenant_dsn
 from services import PostgresService
+
+from isolation.attempts import ATTEMPTS, Attempt
+from isolation.isolation_db import ACME_ROWS, GLOBEX_ROWS, IsolationDatabase, database_dsn, tenant_dsn
 
 OWN_ROWS = {"acme": ACME_ROWS, "globex": GLOBEX_ROWS}
 
@@ -34,6 +35,7 @@ def assert_still_itself(conn: psycopg.Connection, names: IsolationDatabase, tena
     tenants = conn.execute("SELECT DISTINCT tenant FROM shared.orders").fetchall()
     assert tenants == [(tenant,)]
     assert conn.execute("SELECT count(*) FROM shared.orders").fetchone() == (OWN_ROWS[tenant],)
+    assert conn.execute("SELECT body FROM shared.notes").fetchall() == [(f"{tenant} note",)]
 
 
 @pytest.mark.parametrize("tenant", ["acme", "globex"])
@@ -87,7 +89,7 @@ def test_information_schema_hides_what_a_tenant_may_not_read(
             "SELECT column_name FROM information_schema.columns"
             " WHERE table_schema = 'shared' AND table_name = 'orders' ORDER BY ordinal_position"
         ).fetchall()
-    expected = ["shared.customers", "shared.order_totals", "shared.orders"]
+    expected = ["shared.customers", "shared.notes", "shared.order_totals", "shared.orders"]
     if tenant == "acme":
         expected.insert(0, "acme_private.plans")
     assert [t for (t,) in tables] == expected

@@ -1,0 +1,1 @@
+"""The tenant-isolation proof: the database, not the gateway, decides what a tenant sees."""
