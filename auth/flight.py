@@ -28,6 +28,9 @@ MIDDLEWARE_KEY = "auth"
 # `stream` (straight from the engine) or `auto` (by the estimated size). It overrides the tenant's
 # offload mode; the middleware only captures it, the gateway validates and applies it.
 DELIVERY_HEADER = "x-flight-gateway-delivery"
+# Call header naming a client's request, so a retried call returns the first call's outcome instead
+# of running its statement again (captured here as sent; the gateway validates and applies it).
+REQUEST_ID_HEADER = "x-flight-gateway-request-id"
 
 
 def _header(headers: dict[str, list[Any]], name: str) -> str | None:
@@ -98,9 +101,11 @@ class AuthMiddleware(fl.ServerMiddleware):  # type: ignore[misc]
         method: str,
         key_id: str | None,
         delivery_hint: str | None = None,
+        client_request_id: str | None = None,
     ) -> None:
         self._outcome = outcome
         self.delivery_hint = delivery_hint
+        self.client_request_id = client_request_id
         self._outgoing = outgoing
         self._limiter = limiter
         self._method = method
@@ -195,9 +200,10 @@ class AuthMiddlewareFactory(fl.ServerMiddlewareFactory):  # type: ignore[misc]
         username = self._username(header) if handshake else None
         user_agent = _header(headers, "user-agent") or ""
         hint = _header(headers, DELIVERY_HEADER)
+        request_id = _header(headers, REQUEST_ID_HEADER)
         if header is None and forwarded is None and self._tls_identity is not None and not handshake:
             needs = _NeedsTlsIdentity(self._tls_identity, self._auth.tenant_for)
-            return AuthMiddleware(needs, {}, user_agent, self._limiter, "mtls", None, hint)
+            return AuthMiddleware(needs, {}, user_agent, self._limiter, "mtls", None, hint, request_id)
         try:
             if handshake and username and self._limiter is not None:
                 self._limiter.check(f"user:{username}")
@@ -205,7 +211,7 @@ class AuthMiddlewareFactory(fl.ServerMiddlewareFactory):  # type: ignore[misc]
             tenant = self._auth.tenant_for(principal)
         except AuthError as err:
             if not handshake:
-                return AuthMiddleware(err, {}, user_agent, self._limiter, method, key_id, hint)
+                return AuthMiddleware(err, {}, user_agent, self._limiter, method, key_id, hint, request_id)
             if username and self._limiter is not None and not isinstance(err, RateLimited):
                 self._limiter.record_failure(f"user:{username}")
             log_auth_event(log, AuthEvent("failure", method, reason=err.reason, subject=username, key_id=key_id))
@@ -222,7 +228,9 @@ class AuthMiddlewareFactory(fl.ServerMiddlewareFactory):  # type: ignore[misc]
                     "success", principal.method, subject=principal.subject, tenant=tenant.id, key_id=principal.key_id
                 ),
             )
-        return AuthMiddleware((principal, tenant), outgoing, user_agent, self._limiter, method, key_id, hint)
+        return AuthMiddleware(
+            (principal, tenant), outgoing, user_agent, self._limiter, method, key_id, hint, request_id
+        )
 
     @staticmethod
     def _username(header: str | None) -> str | None:

@@ -29,12 +29,14 @@ from auth.tls import (
     tls_location,
 )
 from flight_gateway.config import ConfigError, Settings
+from flight_gateway.detached import DetachedJobs
 from flight_gateway.engines.base import Engine
 from flight_gateway.engines.demo import demo_database
 from flight_gateway.engines.duckdb import DuckDBEngine
 from flight_gateway.execution import Executor
 from flight_gateway.jobs import JobHousekeeper, JobStore, SqliteJobStore
-from flight_gateway.offload import LocalOffload, OffloadSweeper
+from flight_gateway.jobs.idempotency import RequestIds
+from flight_gateway.offload import LocalOffload, Offload, OffloadSweeper
 from flight_gateway.protocol.info import ServerInfo
 from flight_gateway.protocol.offloaded import OffloadDelivery
 from flight_gateway.protocol.server import GatewayFlightServer
@@ -56,8 +58,9 @@ class Gateway:
     location: str
     banner: list[str] = field(default_factory=list)
     housekeeper: JobHousekeeper | None = None
-    offload: LocalOffload | None = None
+    offload: Offload | None = None
     offload_sweeper: OffloadSweeper | None = None
+    detached: DetachedJobs | None = None
 
     @property
     def port(self) -> int:
@@ -68,6 +71,8 @@ class Gateway:
 
     def shutdown(self) -> None:
         self.server.shutdown()
+        if self.detached is not None:  # before the engines close under its running jobs
+            self.detached.close()
         self.pump.close()
         for engine in self.engines.values():
             engine.close()
@@ -259,10 +264,7 @@ def build(settings: Settings) -> Gateway:
         retention_seconds=settings.job_retention_days * 86_400,
     )
     signer = TicketSigner([keys[active], *(key for kid, key in keys.items() if kid != active)])
-    offload = LocalOffload(
-        settings.offload_path, ttl_seconds=settings.offload_ttl_seconds, part_rows=settings.offload_part_rows,
-        max_bytes=settings.offload_max_bytes,
-    )  # fmt: skip
+    offload = _offload(settings)
     sweeper = OffloadSweeper(offload, settings.offload_sweep_seconds)
     try:
         sweeper.start()  # expired results of earlier runs go before this one serves
@@ -270,6 +272,8 @@ def build(settings: Settings) -> Gateway:
             executor, signer, offload, default_mode=settings.offload_mode,
             threshold_bytes=settings.offload_threshold_bytes, batch_rows=settings.batch_rows,
         )  # fmt: skip
+        requests = RequestIds(jobs, settings.idempotency_window_seconds)
+        detached = DetachedJobs(executor, delivery.run, settings.max_detached_jobs, requests)
         server = GatewayFlightServer(
             location,
             executor=executor,
@@ -289,19 +293,52 @@ def build(settings: Settings) -> Gateway:
             auth_handler=None if settings.tls_client_identity else NoopHandshake(),
             tls=tls,
             offload=delivery,
+            requests=requests,
+            detached=detached,
         )
     except BaseException:
         sweeper.stop()
         housekeeper.stop()
         jobs.close()
         raise
-    return Gateway(server, jobs, engines, pump, location, banner, housekeeper, offload, sweeper)
+    return Gateway(server, jobs, engines, pump, location, banner, housekeeper, offload, sweeper, detached)
+
+
+def _offload(settings: Settings) -> Offload:
+    """The offload target: an S3 prefix if offload_target is set, else the local directory."""
+    if settings.offload_target is None:
+        return LocalOffload(
+            settings.offload_path, ttl_seconds=settings.offload_ttl_seconds, part_rows=settings.offload_part_rows,
+            max_bytes=settings.offload_max_bytes,
+        )  # fmt: skip
+    from flight_gateway.offload.s3 import S3Offload, s3_client  # boto3 only when S3 is configured
+
+    return S3Offload(
+        settings.offload_target, ttl_seconds=settings.offload_ttl_seconds, part_rows=settings.offload_part_rows,
+        max_bytes=settings.offload_max_bytes, sse=settings.offload_sse, kms_key_id=settings.offload_kms_key_id,
+        client=s3_client(settings.offload_s3_endpoint_url, settings.offload_s3_region),
+    )  # fmt: skip
+
+
+def _open_job_store(settings: Settings) -> JobStore:
+    if settings.job_store == "sqlite":
+        return SqliteJobStore(settings.jobs_path)
+    from flight_gateway.jobs.dynamodb import DynamoDBJobStore  # boto3 only when DynamoDB is configured
+
+    assert settings.dynamodb_table is not None  # noqa: S101 - validated with job_store
+    try:
+        return DynamoDBJobStore(
+            settings.dynamodb_table, region=settings.dynamodb_region, endpoint_url=settings.dynamodb_endpoint_url,
+            create=settings.dynamodb_create_table,
+        )  # fmt: skip
+    except ValueError as exc:
+        raise ConfigError(f"dynamodb_table: {exc}") from None
 
 
 def _job_store(settings: Settings) -> tuple[JobStore, JobHousekeeper]:
     """The job store, cleaned up after any previous gateway (restart recovery, retention) before
     this one serves, with this instance's heartbeat running."""
-    jobs = SqliteJobStore(settings.jobs_path)
+    jobs = _open_job_store(settings)
     housekeeper = JobHousekeeper(
         jobs,
         uuid.uuid4().hex,

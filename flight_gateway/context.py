@@ -18,3 +18,7 @@ class RequestContext:
     user_agent: str = ""
     # The client's delivery hint (header `x-flight-gateway-delivery`: offload | stream | auto), as sent.
     delivery_hint: str | None = None
+    # The client's request id (header `x-flight-gateway-request-id`), validated; None if not sent.
+    client_request_id: str | None = None
+    # The job id this call's statement takes, reserved when its request id was claimed.
+    job_id: str | None = None

@@ -79,10 +79,11 @@ class Executor:
         with self._engine(ctx).session(ctx.tenant) as session:
             return read(session.catalog())
 
-    def new_job(self, ctx: RequestContext, sql: str, kind: str) -> str:
+    def new_job(self, ctx: RequestContext, sql: str, kind: str, label: str | None = None) -> str:
         now = self._clock()
         job = Job(
-            id=uuid.uuid4().hex,
+            # A call whose client request id was claimed runs as the job the claim names.
+            id=ctx.job_id or uuid.uuid4().hex,
             tenant=ctx.tenant.id,
             subject=ctx.principal.subject,
             kind=kind,
@@ -94,6 +95,7 @@ class Executor:
             user_agent=ctx.user_agent,
             instance_id=self._instance_id,
             expires_at=None if self._retention is None else now + self._retention,
+            label=label,
         )
         self.jobs.create(job)
         return job.id

@@ -1,4 +1,5 @@
-"""The JSON bodies of the job actions (ListJobs, GetJob, CancelJob), checked field by field.
+"""The JSON bodies of the job actions (ListJobs, GetJob, CancelJob, SubmitJob, GetJobResult), checked
+field by field.
 
 A bad body is the client's mistake, so every refusal is INVALID_ARGUMENT naming the action and
 the field; unknown fields are refused rather than ignored, so a typo (`"limt"`) cannot silently
@@ -19,6 +20,8 @@ from flight_gateway.errors import GatewayError, invalid
 from flight_gateway.jobs.models import Job, JobState
 
 MAX_LIMIT = 1000
+MAX_SQL_CHARS = 1 << 20
+MAX_LABEL_CHARS = 128
 DEFAULT_LIMIT = 50
 _STATES = ", ".join(state.value for state in JobState)
 
@@ -105,6 +108,21 @@ def job_id_request(action: str, body: bytes) -> str:
     if job_id is None:
         raise _bad(action, "'job_id' is required")
     return job_id
+
+
+@dataclass(frozen=True)
+class SubmitJobRequest:
+    sql: str
+    label: str | None = None
+
+
+def submit_job_request(body: bytes) -> SubmitJobRequest:
+    action = "SubmitJob"
+    fields = _object(action, body, ("sql", "label"))
+    sql = _text(action, fields, "sql", MAX_SQL_CHARS)
+    if sql is None:
+        raise _bad(action, "'sql' is required: the query to run as a detached job")
+    return SubmitJobRequest(sql, _text(action, fields, "label", MAX_LABEL_CHARS))
 
 
 def page_token(last: Job) -> str:

@@ -40,6 +40,8 @@ def job_json(job: Job) -> dict[str, Any]:
     }
     if job.delivery == "offload":
         view["offload_expires_at"] = iso_utc(job.offload_expires_at)
+    if job.label is not None:
+        view["label"] = job.label
     if job.sql_text is not None:
         view["sql_text"] = job.sql_text
     return view

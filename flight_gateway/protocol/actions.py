@@ -10,14 +10,16 @@ import pyarrow.flight as fl
 from google.protobuf.message import DecodeError
 
 from flight_gateway.context import RequestContext
-from flight_gateway.errors import GatewayError, invalid, unimplemented
+from flight_gateway.detached import DetachedJobs
+from flight_gateway.errors import GatewayError, Status, invalid, unimplemented
 from flight_gateway.execution import CancelOutcome, Executor
 from flight_gateway.jobs.history import list_page, tenant_job
-from flight_gateway.jobs.requests import job_id_request, list_jobs_request
+from flight_gateway.jobs.requests import job_id_request, list_jobs_request, submit_job_request
 from flight_gateway.jobs.views import job_json
 from flight_gateway.protocol import flight_actions_pb2 as wire
 from flight_gateway.protocol import flightsql_pb2 as pb
 from flight_gateway.protocol.commands import pack, unpack, unpack_action
+from flight_gateway.protocol.job_results import JobResults
 from flight_gateway.protocol.offloaded import OffloadDelivery
 from flight_gateway.protocol.statements import NO_TRANSACTIONS, Statements
 from flight_gateway.protocol.tickets import TicketSigner
@@ -38,12 +40,21 @@ _CANCEL_STATUS = {
 
 class Actions:
     def __init__(
-        self, executor: Executor, signer: TicketSigner, statements: Statements, offload: OffloadDelivery | None = None
+        self,
+        executor: Executor,
+        signer: TicketSigner,
+        statements: Statements,
+        offload: OffloadDelivery | None = None,
+        *,
+        results: JobResults | None = None,
+        detached: DetachedJobs | None = None,
     ) -> None:
         self._executor = executor
         self._signer = signer
         self._statements = statements
         self._offload = offload
+        self._results = results or JobResults(executor.jobs, offload)
+        self._detached = detached
         self._table: dict[str, tuple[str, Callable[[RequestContext, bytes], list[bytes]]]] = {
             "CreatePreparedStatement": ("Create a prepared statement (Flight SQL)", self._create),
             "ClosePreparedStatement": ("Close a prepared statement (Flight SQL)", self._close),
@@ -67,6 +78,17 @@ class Actions:
                 'Cancel one of this tenant\'s jobs. JSON body {"job_id": "..."}; result: JSON {"job_id", "status": '
                 "CANCELLED | CANCELLING | NOT_CANCELLABLE}",
                 self._cancel_job,
+            ),
+            "SubmitJob": (
+                'Run a query as a detached job on the gateway, its result offloaded for later. JSON body {"sql": '
+                '"...", "label": optional}; result: JSON {"job_id", "state"} at once. Follow it with GetJob, fetch '
+                'the result with GetFlightInfo(FlightDescriptor.for_path("jobs", job_id)) or GetJobResult',
+                self._submit_job,
+            ),
+            "GetJobResult": (
+                'The FlightInfo of a finished job\'s offloaded result. JSON body {"job_id": "..."}; result: the '
+                "serialized FlightInfo (one endpoint per Parquet part)",
+                self._get_job_result,
             ),
         }
 
@@ -146,6 +168,18 @@ class Actions:
         job_id = job_id_request("CancelJob", body)
         outcome = self._executor.cancel(ctx.tenant.id, job_id)
         return _json({"job_id": job_id, "status": _CANCEL_STATUS[outcome]})
+
+    def _submit_job(self, ctx: RequestContext, body: bytes) -> list[bytes]:
+        request = submit_job_request(body)
+        if self._detached is None:
+            raise GatewayError(Status.UNAVAILABLE, "DETACHED_JOBS_OFF", "this gateway runs no detached jobs")
+        job = self._detached.submit(ctx, request.sql, request.label)
+        return _json({"job_id": job.id, "state": job.state.value})
+
+    def _get_job_result(self, ctx: RequestContext, body: bytes) -> list[bytes]:
+        job_id = job_id_request("GetJobResult", body)
+        descriptor = fl.FlightDescriptor.for_path("jobs", job_id)
+        return [bytes(self._results.flight_info(ctx, job_id, descriptor).serialize())]
 
 
 def _json(value: Any) -> list[bytes]:

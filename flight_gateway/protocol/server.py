@@ -18,14 +18,18 @@ from google.protobuf import message
 
 from auth.flight import MIDDLEWARE_KEY, AuthMiddleware
 from flight_gateway.context import RequestContext
+from flight_gateway.detached import DetachedJobs
 from flight_gateway.errors import GatewayError, Status, invalid, unimplemented
 from flight_gateway.execution import Executor
+from flight_gateway.jobs.idempotency import RequestIds, client_request_id
 from flight_gateway.protocol import flightsql_pb2 as pb
 from flight_gateway.protocol.actions import Actions
 from flight_gateway.protocol.commands import pack, unpack
 from flight_gateway.protocol.info import ServerInfo
+from flight_gateway.protocol.job_results import JobResults, job_id_of
 from flight_gateway.protocol.metadata import CATALOG_COMMANDS
 from flight_gateway.protocol.offloaded import OffloadDelivery
+from flight_gateway.protocol.replay import Replays
 from flight_gateway.protocol.statements import NO_TRANSACTIONS, UPDATE_RESULT_SCHEMA, Planned, Statements
 from flight_gateway.protocol.status import to_flight_error
 from flight_gateway.protocol.tickets import TicketSigner, decode_batch
@@ -47,6 +51,8 @@ class GatewayFlightServer(fl.FlightServerBase):  # type: ignore[misc]
         auth_handler: fl.ServerAuthHandler | None,
         tls: Mapping[str, Any] | None = None,
         offload: OffloadDelivery | None = None,
+        requests: RequestIds | None = None,
+        detached: DetachedJobs | None = None,
     ) -> None:
         # `tls` holds pyarrow's tls_certificates / verify_client / root_certificates.
         super().__init__(location, auth_handler=auth_handler, middleware=middleware, **(tls or {}))
@@ -55,7 +61,11 @@ class GatewayFlightServer(fl.FlightServerBase):  # type: ignore[misc]
         self._info = info
         self._offload = offload
         self._statements = Statements(executor, signer, ticket_ttl, offload)
-        self._actions = Actions(executor, signer, self._statements, offload)
+        self._results = JobResults(executor.jobs, offload)
+        self._replays = (
+            None if requests is None else Replays(requests, executor, self._statements, self._results, offload)
+        )
+        self._actions = Actions(executor, signer, self._statements, offload, results=self._results, detached=detached)
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -71,6 +81,7 @@ class GatewayFlightServer(fl.FlightServerBase):  # type: ignore[misc]
             peer=call.peer(),
             user_agent=mw.user_agent,
             delivery_hint=mw.delivery_hint,
+            client_request_id=client_request_id(mw.client_request_id),
         )
 
     def _call(self, call: fl.ServerCallContext, what: str, fn: Callable[[RequestContext], T]) -> T:
@@ -107,7 +118,11 @@ class GatewayFlightServer(fl.FlightServerBase):  # type: ignore[misc]
     @staticmethod
     def _command(descriptor: fl.FlightDescriptor) -> message.Message:
         if descriptor.descriptor_type != fl.DescriptorType.CMD:
-            raise invalid("PATH_DESCRIPTOR", "path descriptors are not supported; send a Flight SQL command")
+            raise invalid(
+                "PATH_DESCRIPTOR",
+                'path descriptors name job results only (FlightDescriptor.for_path("jobs", <job id>)) and are '
+                "read with GetFlightInfo; send statements as Flight SQL commands",
+            )
         return unpack(descriptor.command)
 
     # -- GetFlightInfo / GetSchema -----------------------------------------------------------
@@ -116,12 +131,17 @@ class GatewayFlightServer(fl.FlightServerBase):  # type: ignore[misc]
         if isinstance(cmd, pb.CommandStatementQuery):
             if cmd.HasField("transaction_id"):
                 raise unimplemented("NO_TRANSACTIONS", NO_TRANSACTIONS)
-            return self._statements.plan(ctx, cmd.query, None)
+            return self._plan_statement(ctx, cmd.query, None)
         if isinstance(cmd, pb.CommandPreparedStatementQuery):
             sql, params = self._statements.open_handle(ctx, cmd.prepared_statement_handle)
-            return self._statements.plan(ctx, sql, params)
+            return self._plan_statement(ctx, sql, params)
         schema = self._metadata_schema(ctx, cmd)
         return Planned(schema, self._statements.ticket(ctx, {"k": "m", "c": _b64(cmd)}))
+
+    def _plan_statement(self, ctx: RequestContext, sql: str, params: pa.RecordBatch | None) -> Planned:
+        if ctx.client_request_id is not None and self._replays is not None:
+            return self._replays.plan(ctx, ctx.client_request_id, sql, params)
+        return self._statements.plan(ctx, sql, params)
 
     def _metadata_schema(self, ctx: RequestContext, cmd: message.Message) -> pa.Schema:
         if isinstance(cmd, pb.CommandGetSqlInfo):
@@ -135,6 +155,8 @@ class GatewayFlightServer(fl.FlightServerBase):  # type: ignore[misc]
 
     def get_flight_info(self, context: fl.ServerCallContext, descriptor: fl.FlightDescriptor) -> fl.FlightInfo:
         def run(ctx: RequestContext) -> fl.FlightInfo:
+            if descriptor.descriptor_type == fl.DescriptorType.PATH:
+                return self._results.flight_info(ctx, job_id_of(list(descriptor.path)), descriptor)
             planned = self._plan(ctx, self._command(descriptor))
             endpoints = list(planned.endpoints) or [fl.FlightEndpoint(planned.ticket, [])]
             return fl.FlightInfo(planned.schema, descriptor, endpoints, planned.total_records, planned.total_bytes)
@@ -203,11 +225,16 @@ class GatewayFlightServer(fl.FlightServerBase):  # type: ignore[misc]
                 # Clients send no IPC stream here: the reader must not be touched.
                 if cmd.HasField("transaction_id"):
                     raise unimplemented("NO_TRANSACTIONS", NO_TRANSACTIONS)
-                count = self._statements.update(ctx, cmd.query, None)
+                sql = cmd.query
+                count = self._once(ctx, sql, None, lambda c: self._statements.update(c, sql, None))
                 writer.write(pa.py_buffer(pb.DoPutUpdateResult(record_count=count).SerializeToString()))
             elif isinstance(cmd, pb.CommandPreparedStatementUpdate):
                 batches = [chunk.data for chunk in reader if chunk.data is not None]
-                count = self._statements.update_prepared(ctx, cmd.prepared_statement_handle, batches)
+                handle = cmd.prepared_statement_handle
+                sql, bound = self._statements.open_handle(ctx, handle)
+                count = self._once(
+                    ctx, sql, batches or bound, lambda c: self._statements.update_prepared(c, handle, batches)
+                )
                 writer.write(pa.py_buffer(pb.DoPutUpdateResult(record_count=count).SerializeToString()))
             elif isinstance(cmd, pb.CommandPreparedStatementQuery):
                 params = reader.read_all().combine_chunks()
@@ -222,6 +249,18 @@ class GatewayFlightServer(fl.FlightServerBase):  # type: ignore[misc]
                 raise unimplemented("UNSUPPORTED_COMMAND", f"DoPut with {type(cmd).__name__} is not supported")
 
         self._call(context, "DoPut", run)
+
+    def _once(
+        self,
+        ctx: RequestContext,
+        sql: str,
+        params: pa.RecordBatch | list[pa.RecordBatch] | None,
+        run: Callable[[RequestContext], int],
+    ) -> int:
+        """An update, run once per client request id (a retry gets the first call's count)."""
+        if ctx.client_request_id is not None and self._replays is not None:
+            return self._replays.update(ctx, ctx.client_request_id, sql, params, run)
+        return run(ctx)
 
     # -- Not offered ---------------------------------------------------------------------
 

@@ -1,0 +1,132 @@
+"""Detached jobs (the SubmitJob action): queries that run on a gateway-side worker pool, independent
+of the call that submitted them, with their result offloaded as Parquet parts to fetch later.
+
+The pool is bounded by `max_detached_jobs`: a submit beyond it is refused (RESOURCE_EXHAUSTED,
+retryable) rather than queued, so every accepted job starts at once and the job store never holds
+detached work that no live worker will pick up. A job ends like any other: SUCCEEDED with its
+result recorded, FAILED, or CANCELLED (CancelJob interrupts the engine; written parts are deleted).
+A gateway that stops cancels the detached jobs it runs; one that dies leaves them RUNNING until
+restart recovery marks them FAILED.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+
+import pyarrow as pa
+
+from flight_gateway.context import RequestContext
+from flight_gateway.engines.base import StatementKind
+from flight_gateway.errors import GatewayError, Status, invalid
+from flight_gateway.execution import Executor
+from flight_gateway.jobs.idempotency import RequestIds, statement_digest
+from flight_gateway.jobs.models import Job
+from flight_gateway.offload import parquet_compatible
+from flight_gateway.policy import check_statement_class
+
+log = logging.getLogger("flight_gateway.detached")
+KIND = "detached"
+# Runs a query to completion into offloaded parts, recording the result in its job (the offload's run).
+OffloadRun = Callable[[RequestContext, str, str, pa.RecordBatch | None, pa.Schema], object]
+
+
+class DetachedJobs:
+    def __init__(self, executor: Executor, run: OffloadRun, max_jobs: int, requests: RequestIds | None = None) -> None:
+        self._executor = executor
+        self._run = run
+        self._requests = requests
+        self.max_jobs = max_jobs
+        self._slots = threading.BoundedSemaphore(max_jobs)
+        self._pool = ThreadPoolExecutor(max_workers=max_jobs, thread_name_prefix="detached-job")
+        self._running: dict[str, str] = {}  # job id → tenant id
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def submit(self, ctx: RequestContext, sql: str, label: str | None) -> Job:
+        """Start `sql` as a detached job (or, for a retried request id, find the first call's job)."""
+        if not sql.strip():
+            raise invalid("EMPTY_STATEMENT", "the SQL statement is empty")
+        schema = self._checked_schema(ctx, sql)
+        if not self._slots.acquire(blocking=False):
+            raise GatewayError(
+                Status.RESOURCE_EXHAUSTED,
+                "DETACHED_JOBS_BUSY",
+                f"this gateway already runs {self.max_jobs} detached jobs (max_detached_jobs); submit again later",
+                retryable=True,
+            )
+        try:
+            if ctx.client_request_id is not None and self._requests is not None:
+                digest = statement_digest("SubmitJob", sql)
+                claimed = self._requests.claim(ctx.tenant.id, ctx.client_request_id, digest)
+                if not claimed.first:
+                    self._slots.release()
+                    return self._requests.job(ctx.tenant.id, claimed.job_id, finished=False)
+                ctx = replace(ctx, job_id=claimed.job_id)
+            with self._lock:
+                if self._closed:
+                    raise GatewayError(Status.UNAVAILABLE, "SHUTTING_DOWN", "the gateway is stopping; submit again")
+                job_id = self._executor.new_job(ctx, sql, KIND, label)
+                ctx = replace(ctx, job_id=job_id)
+                self._running[job_id] = ctx.tenant.id
+                self._pool.submit(self._work, ctx, job_id, sql, schema)
+        except BaseException:
+            self._slots.release()
+            raise
+        job = self._executor.jobs.get(job_id)
+        assert job is not None  # noqa: S101 - written above; reads wait for queued writes
+        return job
+
+    def _checked_schema(self, ctx: RequestContext, sql: str) -> pa.Schema:
+        """The query's result schema, after the checks every statement passes (refusals are jobs too)."""
+        try:
+            shape = self._executor.describe(ctx, sql)
+            check_statement_class(ctx.tenant, shape.kind.value)
+            if shape.kind is not StatementKind.QUERY:
+                raise invalid(
+                    "NOT_A_QUERY",
+                    f"SubmitJob runs queries, and this is a {shape.kind.value} statement; "
+                    "run it as an update (DoPut, or cursor.execute) instead",
+                )
+            if len(shape.parameters):
+                raise invalid("PARAMETERS_NOT_SUPPORTED", "SubmitJob takes no parameters; put the values in the SQL")
+            if not parquet_compatible(shape.schema):
+                raise invalid(
+                    "NOT_OFFLOADABLE",
+                    "the result has types Parquet cannot hold, so it cannot be kept for later; run it as a statement",
+                )
+        except GatewayError as err:
+            self._executor.record_failure(ctx, sql, KIND, err)
+            raise
+        return shape.schema
+
+    def _work(self, ctx: RequestContext, job_id: str, sql: str, schema: pa.Schema) -> None:
+        try:
+            self._run(ctx, job_id, sql, None, schema)
+        except GatewayError as err:
+            log.info("detached job %s ended: %s", job_id, err.code)  # the executor recorded the outcome
+        except Exception:
+            log.exception("detached job %s failed unexpectedly", job_id)
+        finally:
+            with self._lock:
+                self._running.pop(job_id, None)
+            self._slots.release()
+
+    def running(self) -> int:
+        with self._lock:
+            return len(self._running)
+
+    def close(self) -> None:
+        """Stop taking jobs, interrupt the running ones (they end CANCELLED), wait for the workers."""
+        with self._lock:
+            self._closed = True
+            running = list(self._running.items())
+        for job_id, tenant in running:
+            try:
+                self._executor.cancel(tenant, job_id)
+            except GatewayError:
+                log.info("detached job %s could not be cancelled at shutdown", job_id)
+        self._pool.shutdown(wait=True)
