@@ -6,6 +6,7 @@ Precedence: CLI flags > `FLIGHT_GATEWAY_*` environment variables > TOML file (`-
 from __future__ import annotations
 
 import os
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
@@ -329,6 +330,27 @@ class Settings(BaseSettings):
     offload_sweep_seconds: float = Field(
         default=60, gt=0, le=86_400, description="how often expired offloaded results are deleted"
     )
+    offload_target: str | None = Field(
+        default=None,
+        description="s3://bucket/prefix to offload to S3 instead of offload_dir (default credentials chain)",
+    )
+    offload_s3_endpoint_url: str | None = Field(default=None, description="S3 endpoint override (MinIO, moto)")
+    offload_s3_region: str | None = Field(default=None, description="the bucket's region; default: the AWS chain's")
+    offload_sse: Literal["AES256", "aws:kms"] | None = Field(
+        default=None, description="server-side encryption of offloaded objects (SSE-S3 or SSE-KMS)"
+    )
+    offload_kms_key_id: str | None = Field(default=None, description="KMS key for offload_sse = aws:kms")
+    job_store: Literal["sqlite", "dynamodb"] = Field(
+        default="sqlite", description="where job records live: sqlite (one node) or dynamodb (shared by replicas)"
+    )
+    dynamodb_table: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9_.-]{3,255}$", description="the DynamoDB job table (job_store = dynamodb)"
+    )
+    dynamodb_region: str | None = None
+    dynamodb_endpoint_url: str | None = Field(default=None, description="DynamoDB endpoint override (moto, local)")
+    dynamodb_create_table: bool = Field(
+        default=False, description="create the job table (keys, indexes, TTL) if it is missing; for dev and tests"
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     tls_cert_file: Path | None = Field(default=None, description="server certificate chain (PEM)")
     tls_key_file: Path | None = Field(default=None, description="server private key (PEM)")
@@ -391,6 +413,23 @@ class Settings(BaseSettings):
                 raise ValueError(f"tenant {tenant.id!r}: engine {tenant.engine!r} is not declared in [[engines]]")
             if tenant.engine != "duckdb" and not tenant.db_user:
                 raise ValueError(f"tenant {tenant.id!r}: engine {tenant.engine!r} needs db_user (the tenant's login)")
+        return self
+
+    @field_validator("offload_target")
+    @classmethod
+    def _s3_target(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$", value):
+            raise ValueError("must look like s3://bucket/prefix (a valid bucket name; the prefix may be empty)")
+        return value
+
+    @model_validator(mode="after")
+    def _stores_consistent(self) -> Settings:
+        if self.offload_sse is not None and self.offload_target is None:
+            raise ValueError("offload_sse applies to S3 only: set offload_target = 's3://bucket/prefix' or drop it")
+        if self.offload_kms_key_id is not None and self.offload_sse != "aws:kms":
+            raise ValueError("offload_kms_key_id needs offload_sse = 'aws:kms'")
+        if self.job_store == "dynamodb" and not self.dynamodb_table:
+            raise ValueError("job_store = 'dynamodb' needs dynamodb_table (the table name)")
         return self
 
     def engine_config(self, name: str) -> PostgresEngineConfig | RedshiftEngineConfig:

@@ -14,6 +14,7 @@ import adbc_driver_flightsql.dbapi as flight_sql
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.flight as fl
+import pyarrow.parquet as pq
 import pytest
 from conftest import PASSWORD, RunningGateway, start_gateway
 
@@ -309,3 +310,27 @@ def test_parts_roll_every_part_rows(tmp_path: Path) -> None:
     assert pc.sum(read["v"]).as_py() == 4 * sum(range(7))
     empty = store.write(Tenant(id="acme"), "e" * 32, schema, [])
     assert [p.rows for p in empty.parts] == [0]
+
+
+def test_adopt_parts_an_engine_wrote_into_the_job_directory(tmp_path: Path) -> None:
+    """The hook for engines that write Parquet themselves (Redshift UNLOAD ... MANIFEST)."""
+    store = LocalOffload(tmp_path, ttl_seconds=60, part_rows=10)
+    acme, job = Tenant(id="acme"), "9" * 32
+    job_dir = Path(store.location(acme, job))
+    job_dir.mkdir(parents=True)
+    entries = []
+    for i, ids in enumerate((range(0, 4), range(4, 10))):
+        path = job_dir / f"{i:04d}_part_00.parquet"
+        pq.write_table(pa.table({"v": pa.array(ids, pa.int32())}), path)
+        meta = {"content_length": path.stat().st_size, **({"record_count": len(ids)} if i == 0 else {})}
+        entries.append({"url": str(path), "meta": meta})
+    (job_dir / "manifest").write_text(json.dumps({"entries": entries}))
+    schema = pa.schema([pa.field("v", pa.int64())])
+    result = store.adopt(acme, job, schema)
+    assert [(p.path, p.rows) for p in result.parts] == [
+        (f"{job}/0000_part_00.parquet", 4),
+        (f"{job}/0001_part_00.parquet", 6),
+    ]
+    read = [pa.Table.from_batches(list(store.read(acme, p.path, 100)[1]), schema) for p in result.parts]
+    assert pa.concat_tables(read)["v"].to_pylist() == list(range(10))
+    assert store.sweep(now=time.time() + 120) == 1 and not job_dir.exists()

@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 import threading
 
-from flight_gateway.offload.local import LocalOffload
+from flight_gateway.offload.store import Offload
 
 log = logging.getLogger("flight_gateway.offload")
 
 
 class OffloadSweeper:
-    def __init__(self, offload: LocalOffload, every_seconds: float) -> None:
+    def __init__(self, offload: Offload, every_seconds: float) -> None:
         self._offload = offload
         self._every = every_seconds
         self._stop = threading.Event()
@@ -24,8 +24,8 @@ class OffloadSweeper:
     def sweep(self) -> int:
         try:
             removed = self._offload.sweep()
-        except OSError:
-            # A full or unreadable disk must not stop the gateway; the next round tries again.
+        except Exception:
+            # A full disk or an unreachable bucket must not stop the gateway; the next round tries again.
             log.exception("deleting expired offloaded results failed")
             return 0
         if removed:

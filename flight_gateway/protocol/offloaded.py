@@ -20,7 +20,7 @@ from flight_gateway.context import RequestContext
 from flight_gateway.errors import invalid
 from flight_gateway.execution import Executor
 from flight_gateway.jobs.results import result_json
-from flight_gateway.offload import LocalOffload, estimated_row_bytes, offload_mode, parquet_compatible
+from flight_gateway.offload import Offload, estimated_row_bytes, offload_mode, parquet_compatible
 from flight_gateway.protocol import flightsql_pb2 as pb
 from flight_gateway.protocol.commands import pack, unpack
 from flight_gateway.protocol.tickets import TicketSigner
@@ -33,7 +33,7 @@ class OffloadDelivery:
         self,
         executor: Executor,
         signer: TicketSigner,
-        store: LocalOffload,
+        store: Offload,
         *,
         default_mode: str,
         threshold_bytes: int,
@@ -118,7 +118,6 @@ class OffloadDelivery:
             )
         job_id = str(body.get("j", ""))
         expires_at = self._store.renew(ctx.tenant, job_id)
-        location = str(self._store.tenant_dir(ctx.tenant) / job_id)
-        self._executor.jobs.set_offload(job_id, location, expires_at)
+        self._executor.jobs.set_offload(job_id, self._store.location(ctx.tenant, job_id), expires_at)
         renewed = self._endpoint(ctx, job_id, str(body.get("f", "")), expires_at)
         return bytes(renewed.serialize())
