@@ -1,0 +1,239 @@
+"""The PostgreSQL engine: per-tenant pools of connections logged in as each tenant's own database
+user, so PostgreSQL (grants, row-level security) decides what a tenant sees.
+
+Extension points (the Redshift engine subclasses this class and overrides only these):
+
+1. credentials — `login(tenant)`: user and password for a tenant (`TenantLogin`, resolved by
+   app.build; Secrets Manager lazily); `connection_params(tenant)`: libpq keywords;
+   `open_connection(tenant)`: the driver connection.
+2. session setup — `startup_options(tenant)`: server settings sent when connecting
+   (statement_timeout, read-only transactions), which `DISCARD ALL` restores;
+   `setup_statements(tenant)`: SQL run after connecting and after every reset (Redshift:
+   `SET query_group`); `reset_statements()`: SQL run when a connection goes back to the pool.
+3. catalog — `make_catalog(rows)`.
+4. types — the `types` attribute (module-like: gateway_schema, batch_converter, bindable_parameters,
+   parameter_schema).
+5. errors — `map_error(exc, cancel_requested=...)`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+import adbc_driver_postgresql.dbapi as adbc_postgres
+
+from auth import Tenant
+from flight_gateway.config import PostgresEngineConfig
+from flight_gateway.engines import postgres_types
+from flight_gateway.engines.base import Catalog, EngineInfo
+from flight_gateway.engines.postgres_catalog import PostgresCatalog, Rows
+from flight_gateway.engines.postgres_errors import map_postgres_error, sqlstate_of
+from flight_gateway.engines.postgres_info import postgres_info
+from flight_gateway.engines.postgres_pool import ConnectionPool, Connector
+from flight_gateway.engines.postgres_session import DriverError, PostgresSession
+from flight_gateway.errors import GatewayError, Status
+
+if TYPE_CHECKING:
+    from adbc_driver_postgresql.dbapi import Connection
+
+log = logging.getLogger("flight_gateway.engines.postgres")
+# Result batches from the driver are about this big (then sliced to the gateway's batch_rows):
+# memory per stream stays at a few of them.
+BATCH_SIZE_HINT_BYTES = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class TenantLogin:
+    """How a tenant's connections log in. `password` is called for every new connection (a
+    cached secret may rotate); `forget` drops a cached password after a login failure."""
+
+    user: str
+    password: Callable[[], str | None] = field(repr=False)
+    forget: Callable[[], None] | None = field(default=None, repr=False)
+
+
+def _conninfo(params: Mapping[str, str]) -> str:
+    """libpq keyword/value string; values quoted so no value can add a keyword."""
+
+    def quote(value: str) -> str:
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+    return " ".join(f"{key}={quote(value)}" for key, value in params.items())
+
+
+class PostgresEngine:
+    dialect = "postgres"
+    types: ModuleType = postgres_types
+    batch_size_hint_bytes = BATCH_SIZE_HINT_BYTES
+
+    def __init__(self, name: str, config: PostgresEngineConfig, logins: Mapping[str, TenantLogin]) -> None:
+        self.name = name
+        self.config = config
+        self._logins = dict(logins)
+        self._pools: dict[str, ConnectionPool[Connection]] = {}
+        self._lock = threading.Lock()
+        self._info: EngineInfo | None = None
+        self._stop = threading.Event()
+        self._maintainer: threading.Thread | None = None
+
+    # -- 1. credentials --------------------------------------------------------------------------
+
+    def login(self, tenant: Tenant) -> TenantLogin:
+        login = self._logins.get(tenant.id)
+        if login is None:
+            raise GatewayError(
+                Status.UNAVAILABLE, "ENGINE_UNAVAILABLE",
+                f"tenant {tenant.id!r} has no database login on engine {self.name!r}; configure its db_user",
+            )  # fmt: skip
+        return login
+
+    def connection_params(self, tenant: Tenant) -> dict[str, str]:
+        login = self.login(tenant)
+        cfg = self.config
+        params = {
+            "host": cfg.host, "port": str(cfg.port), "dbname": cfg.database, "user": login.user,
+            "sslmode": cfg.sslmode, "connect_timeout": str(max(1, round(cfg.connect_timeout_seconds))),
+            "application_name": cfg.application_name,
+        }  # fmt: skip
+        password = login.password()
+        if password is not None:
+            params["password"] = password
+        if cfg.sslrootcert is not None:
+            params["sslrootcert"] = str(cfg.sslrootcert)
+        options = " ".join(f"-c {key}={value}" for key, value in self.startup_options(tenant).items())
+        if options:
+            params["options"] = options
+        return params
+
+    def open_connection(self, tenant: Tenant) -> Connection:
+        login = self.login(tenant)
+        try:
+            return adbc_postgres.connect(_conninfo(self.connection_params(tenant)), autocommit=True)
+        except DriverError as exc:
+            if login.forget is not None and (sqlstate_of(exc) or "").startswith("28"):
+                login.forget()  # a rotated secret: read it again next time
+            raise self.map_error(exc) from exc
+
+    # -- 2. session setup ------------------------------------------------------------------------
+
+    def statement_timeout_seconds(self, tenant: Tenant) -> float | None:
+        return tenant.limits.statement_timeout_seconds or self.config.statement_timeout_seconds
+
+    def startup_options(self, tenant: Tenant) -> dict[str, str]:
+        options: dict[str, str] = {}
+        timeout = self.statement_timeout_seconds(tenant)
+        if timeout is not None:
+            options["statement_timeout"] = str(max(1, round(timeout * 1000)))
+        if tenant.read_only:
+            # The database refuses writes too, whatever a "query" turns out to do.
+            options["default_transaction_read_only"] = "on"
+        return options
+
+    def setup_statements(self, tenant: Tenant) -> list[str]:
+        return []
+
+    def reset_statements(self) -> list[str]:
+        # Back to the login's defaults: settings, SET ROLE, temp tables, prepared statements, locks.
+        return ["DISCARD ALL"]
+
+    def prepare_connection(self, conn: Connection, tenant: Tenant) -> None:
+        for sql in self.setup_statements(tenant):
+            _run(conn, sql)
+
+    # -- 3..5. catalog, types, errors ------------------------------------------------------------
+
+    def make_catalog(self, rows: Rows) -> Catalog:
+        return PostgresCatalog(rows)
+
+    def map_error(self, exc: BaseException, *, cancel_requested: bool = False) -> GatewayError:
+        return map_postgres_error(exc, cancel_requested=cancel_requested)
+
+    # -- Engine ----------------------------------------------------------------------------------
+
+    def _connector(self, tenant: Tenant) -> Connector[Connection]:
+        def open_() -> Connection:
+            conn = self.open_connection(tenant)
+            try:
+                self.prepare_connection(conn, tenant)
+            except BaseException:
+                conn.close()
+                raise
+            return conn
+
+        def reset(conn: Connection) -> None:
+            for sql in self.reset_statements():
+                _run(conn, sql)
+            self.prepare_connection(conn, tenant)
+
+        return Connector(open_, lambda conn: _run(conn, "select 1"), reset, lambda conn: conn.close())
+
+    def pool(self, tenant: Tenant) -> ConnectionPool[Connection]:
+        with self._lock:
+            pool = self._pools.get(tenant.id)
+            if pool is None:
+                label = f"tenant {tenant.id!r} on engine {self.name!r}"
+                pool = self._pools[tenant.id] = ConnectionPool(label, self.config.pool, self._connector(tenant))
+                self._start_maintainer()
+            return pool
+
+    @contextmanager
+    def session(self, tenant: Tenant) -> Iterator[PostgresSession]:
+        with self.pool(tenant).connection() as lease:
+            session = PostgresSession(self, lease, tenant)
+            try:
+                yield session
+            finally:
+                session.close()
+
+    def info(self) -> EngineInfo:
+        if self._info is None:
+            tenant = next((Tenant(id=t, engine=self.name) for t in sorted(self._logins)), None)
+            if tenant is None:
+                raise GatewayError(Status.UNAVAILABLE, "ENGINE_UNAVAILABLE", f"engine {self.name!r} has no tenants")
+            with self.session(tenant) as session:
+                self._info = postgres_info(session.rows)
+        return self._info
+
+    def _start_maintainer(self) -> None:
+        if self._maintainer is not None:
+            return
+        pool_cfg = self.config.pool
+        interval = max(0.5, min(30.0, pool_cfg.idle_timeout_seconds / 2, pool_cfg.max_lifetime_seconds / 2))
+
+        def loop() -> None:
+            while not self._stop.wait(interval):
+                with self._lock:
+                    pools = list(self._pools.values())
+                for pool in pools:
+                    try:
+                        pool.maintain()
+                    except Exception:
+                        log.exception("engine %s: pool maintenance failed", self.name)
+
+        self._maintainer = threading.Thread(target=loop, name=f"pool-maintainer-{self.name}", daemon=True)
+        self._maintainer.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        with self._lock:
+            pools = list(self._pools.values())
+        for pool in pools:
+            pool.close()
+        if self._maintainer is not None:
+            self._maintainer.join(timeout=5)
+
+
+def _run(conn: Any, sql: str) -> None:
+    cursor = conn.cursor()
+    try:
+        statement = cursor.adbc_statement
+        statement.set_sql_query(sql)
+        statement.execute_update()
+    finally:
+        cursor.close()

@@ -1,0 +1,138 @@
+"""The one place PostgreSQL failures become GatewayErrors: SQLSTATE → status, stable code, retryability.
+
+ADBC raises its DB-API errors with `sqlstate` and libpq's diagnostic fields while a statement
+starts; an error while a result streams arrives through Arrow's C stream as an OSError that
+carries only libpq's text, so the SQLSTATE and message are recovered from it. The client sees
+PostgreSQL's primary message (cause), then what to do; never the driver's wrapping or a repr.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from flight_gateway.errors import GatewayError, Status
+
+_SQLSTATE_IN_TEXT = re.compile(r"SQLSTATE: ([0-9A-Z]{5})")
+_ERROR_IN_TEXT = re.compile(r"(?:ERROR|FATAL|PANIC):\s+(.+)")
+# libpq's words for a connection that is gone (no SQLSTATE reaches the client then).
+_CONNECTION_LOST = (
+    "server closed the connection",
+    "terminating connection",
+    "no connection to the server",
+    "connection to server",
+    "could not receive data from server",
+    "could not send data to server",
+    "SSL SYSCALL error",
+    "connection is bad",
+)
+_STATEMENT_TIMEOUT = "statement timeout"
+
+
+@dataclass(frozen=True)
+class _Rule:
+    status: Status
+    code: str
+    hint: str
+    retryable: bool = False
+
+
+# Exact SQLSTATEs first, then two-character classes (PostgreSQL Appendix A).
+_EXACT: dict[str, _Rule] = {
+    "40001": _Rule(Status.UNAVAILABLE, "SERIALIZATION_FAILURE", "a concurrent transaction conflicted; retry", True),
+    "40P01": _Rule(Status.UNAVAILABLE, "DEADLOCK", "the statement was chosen as a deadlock victim; retry", True),
+    "42501": _Rule(Status.PERMISSION_DENIED, "NOT_ALLOWED", "the tenant's database user lacks this privilege"),
+    "42P01": _Rule(Status.NOT_FOUND, "OBJECT_NOT_FOUND", "check the table name and the tenant's search_path"),
+    "3F000": _Rule(Status.NOT_FOUND, "OBJECT_NOT_FOUND", "check the schema name"),
+    "42P07": _Rule(Status.ALREADY_EXISTS, "OBJECT_EXISTS", "drop it first or use another name"),
+    "42710": _Rule(Status.ALREADY_EXISTS, "OBJECT_EXISTS", "drop it first or use another name"),
+    "42P06": _Rule(Status.ALREADY_EXISTS, "OBJECT_EXISTS", "drop it first or use another name"),
+    "42601": _Rule(Status.INVALID_ARGUMENT, "SQL_SYNTAX", "fix the SQL syntax and retry"),
+    "42703": _Rule(Status.INVALID_ARGUMENT, "SQL_BINDING", "check column names"),
+    "42883": _Rule(Status.INVALID_ARGUMENT, "SQL_BINDING", "check function names and argument types"),
+    "42P02": _Rule(Status.INVALID_ARGUMENT, "PARAMETER_MISMATCH", "bind one value per parameter"),
+    "08P01": _Rule(Status.INVALID_ARGUMENT, "PARAMETER_MISMATCH", "bind one value per parameter, of a matching type"),
+    "25006": _Rule(Status.PERMISSION_DENIED, "READ_ONLY", "the tenant is read-only; run queries only"),
+    "28P01": _Rule(
+        Status.UNAUTHENTICATED,
+        "DB_LOGIN_FAILED",
+        "the gateway's password for the tenant's db_user is wrong; "
+        "an operator must fix the tenant's db_password* setting",
+    ),  # fmt: skip
+    "53300": _Rule(Status.UNAVAILABLE, "TOO_MANY_CONNECTIONS", "the database has no free connections; retry", True),
+    "57P01": _Rule(Status.UNAVAILABLE, "ENGINE_UNAVAILABLE", "the database is restarting; retry", True),
+    "57P02": _Rule(Status.UNAVAILABLE, "ENGINE_UNAVAILABLE", "the database is restarting; retry", True),
+    "57P03": _Rule(Status.UNAVAILABLE, "ENGINE_UNAVAILABLE", "the database is starting up; retry", True),
+}
+_CLASSES: dict[str, _Rule] = {
+    "08": _Rule(Status.UNAVAILABLE, "ENGINE_UNAVAILABLE", "the database connection failed; retry", True),
+    "0A": _Rule(Status.UNIMPLEMENTED, "NOT_SUPPORTED", "the database does not support this"),
+    "21": _Rule(Status.INVALID_ARGUMENT, "DATA_ERROR", "check the statement"),
+    "22": _Rule(Status.INVALID_ARGUMENT, "DATA_ERROR", "check values and types"),
+    "23": _Rule(Status.INVALID_ARGUMENT, "CONSTRAINT_VIOLATION", "check the data against the table's constraints"),
+    "25": _Rule(Status.INVALID_ARGUMENT, "TRANSACTION_STATE", "each statement runs in its own transaction"),
+    "28": _Rule(Status.PERMISSION_DENIED, "DB_LOGIN_DENIED", "the tenant's db_user may not log in; ask an operator"),
+    "2B": _Rule(Status.INVALID_ARGUMENT, "DEPENDENT_OBJECTS", "drop or alter the dependent objects first"),
+    "3D": _Rule(Status.NOT_FOUND, "OBJECT_NOT_FOUND", "check the database name"),
+    "40": _Rule(Status.UNAVAILABLE, "TRANSACTION_ROLLBACK", "the transaction was rolled back; retry", True),
+    "42": _Rule(Status.INVALID_ARGUMENT, "SQL_ERROR", "check the statement"),
+    "44": _Rule(Status.PERMISSION_DENIED, "NOT_ALLOWED", "the row violates the view's check option"),
+    "53": _Rule(Status.RESOURCE_EXHAUSTED, "ENGINE_RESOURCES", "the database ran out of resources; reduce the work"),
+    "54": _Rule(Status.RESOURCE_EXHAUSTED, "STATEMENT_TOO_COMPLEX", "simplify the statement"),
+    "55": _Rule(Status.UNAVAILABLE, "OBJECT_BUSY", "the object is in use; retry later", True),
+    "57": _Rule(Status.UNAVAILABLE, "ENGINE_UNAVAILABLE", "the database intervened; retry", True),
+    "P0": _Rule(Status.INVALID_ARGUMENT, "SQL_ERROR", "a PL/pgSQL function raised an error"),
+    "XX": _Rule(Status.INTERNAL, "ENGINE_ERROR", "the database reported an internal error"),
+}
+
+
+def sqlstate_of(exc: BaseException) -> str | None:
+    state = getattr(exc, "sqlstate", None)
+    if isinstance(state, str) and len(state) == 5:
+        return state
+    match = _SQLSTATE_IN_TEXT.search(str(exc))
+    return match.group(1) if match else None
+
+
+def primary_message(exc: BaseException) -> str:
+    """PostgreSQL's own sentence, without libpq/ADBC wrapping or the echoed query."""
+    for key, value in getattr(exc, "details", None) or ():
+        if key == b"PG_DIAG_MESSAGE_PRIMARY" and isinstance(value, bytes):
+            return value.decode(errors="replace")
+    text = str(exc)
+    match = _ERROR_IN_TEXT.search(text)
+    if match:
+        return match.group(1).strip()
+    return text.split("\n", 1)[0].split("] ", 1)[-1].strip()
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """True if the error means the connection is unusable (discard it, never reuse it)."""
+    state = sqlstate_of(exc) or ""
+    if state.startswith("08") or state in ("57P01", "57P02", "57P03"):
+        return True
+    text = str(exc)
+    return any(marker in text for marker in _CONNECTION_LOST)
+
+
+def map_postgres_error(exc: BaseException, *, cancel_requested: bool = False) -> GatewayError:
+    """A GatewayError for a driver failure; the SQLSTATE rides along for the job record."""
+    state = sqlstate_of(exc)
+    message = primary_message(exc)
+    if state == "57014" or "canceling statement" in message:
+        if _STATEMENT_TIMEOUT in message:
+            return GatewayError(
+                Status.DEADLINE_EXCEEDED,
+                "STATEMENT_TIMEOUT",
+                f"{message} (the tenant's statement timeout; make the statement cheaper or ask for a longer limit)",
+                sqlstate="57014",
+            )
+        return GatewayError(Status.CANCELLED, "CANCELLED", "the statement was cancelled", sqlstate="57014")
+    if cancel_requested:
+        return GatewayError(Status.CANCELLED, "CANCELLED", "the statement was cancelled", sqlstate=state)
+    rule = _EXACT.get(state or "") or _CLASSES.get((state or "")[:2])
+    if rule is None and connection_lost(exc):
+        rule = _CLASSES["08"]
+    if rule is None:
+        return GatewayError(Status.INTERNAL, "ENGINE_ERROR", f"{message} (unexpected database error)", sqlstate=state)
+    return GatewayError(rule.status, rule.code, f"{message} ({rule.hint})", sqlstate=state, retryable=rule.retryable)

@@ -1,0 +1,308 @@
+"""One pooled PostgreSQL connection acting as the tenant's database user, for one call.
+
+Statements run through the ADBC PostgreSQL driver: queries stream as Arrow (the driver reads
+PostgreSQL's binary COPY output in batches of about `batch_size_hint_bytes`), describe() is
+PostgreSQL's Parse/Describe (nothing runs), parameters are bound from Arrow. A query is retried
+on a fresh connection (connection lost) or the same one (serialization failure) only before
+any row has been read; DML and DDL are never retried.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import adbc_driver_manager
+import pyarrow as pa
+
+from auth import Tenant
+from flight_gateway.engines.base import Catalog, IngestTarget, StatementKind, StatementShape
+from flight_gateway.engines.postgres_errors import connection_lost, sqlstate_of
+from flight_gateway.errors import GatewayError, Status, cancelled, invalid, not_found, unimplemented
+
+if TYPE_CHECKING:
+    from adbc_driver_postgresql.dbapi import Connection, Cursor
+
+    from flight_gateway.engines.postgres import PostgresEngine
+    from flight_gateway.engines.postgres_pool import Lease
+
+T = TypeVar("T")
+DriverError = (adbc_driver_manager.Error, OSError, pa.ArrowException)
+_ATTEMPTS = 3
+_RETRY_STATES = ("40001", "40P01")
+_LEADING = re.compile(r"^(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/|\()*", re.DOTALL)
+_DML = {"INSERT", "UPDATE", "DELETE", "MERGE"}
+_DDL = {"CREATE", "DROP", "ALTER", "TRUNCATE", "COMMENT", "GRANT", "REVOKE", "REINDEX", "CLUSTER", "REFRESH",
+        "SECURITY", "IMPORT", "SELECT"}  # fmt: skip
+_TRANSACTION = {"BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT", "SAVEPOINT", "RELEASE"}
+_INGEST_MODES = {(True, "fail"): "create", (True, "append"): "create_append", (True, "replace"): "replace",
+                 (False, "append"): "append", (False, "replace"): "replace", (False, "fail"): "append"}  # fmt: skip
+
+
+def first_keyword(sql: str) -> str:
+    leading = _LEADING.match(sql)
+    rest = sql[leading.end() :] if leading else sql
+    match = re.match(r"[A-Za-z]+", rest)
+    return match.group(0).upper() if match else ""
+
+
+def statement_kind(sql: str, returns_rows: bool) -> StatementKind:
+    if returns_rows:
+        return StatementKind.QUERY
+    keyword = first_keyword(sql)
+    if keyword == "WITH":  # a data-modifying CTE without RETURNING
+        return StatementKind.DML
+    if keyword in _DML:
+        return StatementKind.DML
+    if keyword in _DDL:  # SELECT without columns here is SELECT INTO
+        return StatementKind.DDL
+    return StatementKind.OTHER
+
+
+class PostgresSession:
+    def __init__(self, engine: PostgresEngine, lease: Lease[Connection], tenant: Tenant) -> None:
+        self._engine = engine
+        self._lease = lease
+        self._tenant = tenant
+        self._lock = threading.Lock()
+        self._active: Cursor | None = None
+        self._reader: pa.RecordBatchReader | None = None  # an open result stream
+        self._cancel_requested = False
+        self._described: tuple[str, pa.Schema] | None = None  # SQL → driver parameter schema
+
+    # -- plumbing --------------------------------------------------------------------------------
+
+    def _error(self, exc: BaseException) -> GatewayError:
+        if connection_lost(exc):
+            self._lease.broken = True
+        return self._engine.map_error(exc, cancel_requested=self._cancel_requested)
+
+    def _cursor(self) -> Cursor:
+        if self._cancel_requested:
+            raise cancelled("the statement was cancelled")
+        cursor = self._lease.conn.cursor()
+        with self._lock:
+            self._active = cursor
+        return cursor
+
+    def _done(self, cursor: Cursor) -> None:
+        with self._lock:
+            if self._active is cursor:
+                self._active = None
+        try:
+            cursor.close()
+        except DriverError:
+            self._lease.broken = True
+
+    def _run(self, work: Callable[[Cursor], T], *, retry: bool) -> T:
+        """Run `work` on a fresh cursor; errors mapped; reads retried where that is safe."""
+        for attempt in range(1, _ATTEMPTS + 1):
+            cursor = self._cursor()
+            try:
+                return work(cursor)
+            except DriverError as exc:
+                again = retry and attempt < _ATTEMPTS and not self._cancel_requested
+                if again and connection_lost(exc):
+                    self._done(cursor)
+                    self._lease.replace()
+                    self._engine.prepare_connection(self._lease.conn, self._tenant)
+                    continue
+                if again and sqlstate_of(exc) in _RETRY_STATES:
+                    self._done(cursor)
+                    continue
+                raise self._error(exc) from exc
+            finally:
+                if self._active is cursor:
+                    self._done(cursor)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def rows(self, sql: str, params: Sequence[str | None] = ()) -> list[tuple[Any, ...]]:
+        """Small result as tuples; text parameters `$1`, `$2`, … (the catalog's queries)."""
+
+        def work(cursor: Cursor) -> list[tuple[Any, ...]]:
+            if params:
+                names = [f"${i + 1}" for i in range(len(params))]
+                cursor.execute(sql, pa.record_batch([pa.array([p], pa.string()) for p in params], names=names))
+            else:
+                cursor.execute(sql)
+            return list(cursor.fetchall())
+
+        return self._run(work, retry=True)
+
+    # -- EngineSession ---------------------------------------------------------------------------
+
+    def describe(self, sql: str, params: pa.RecordBatch | None = None) -> StatementShape:
+        if first_keyword(sql) in _TRANSACTION:
+            raise unimplemented(
+                "NO_TRANSACTIONS", "transaction control is not supported; each statement commits on its own"
+            )
+
+        def work(cursor: Cursor) -> tuple[pa.Schema, pa.Schema]:
+            statement = cursor.adbc_statement
+            statement.set_sql_query(sql)
+            statement.prepare()
+            return pa.schema(statement.get_parameter_schema()), pa.schema(statement.execute_schema())
+
+        driver_params, driver_result = self._run(work, retry=True)
+        self._described = (sql, driver_params)
+        types = self._engine.types
+        if params is not None:
+            types.bindable_parameters(params, driver_params)  # checks the count
+        kind = statement_kind(sql, len(driver_result) > 0)
+        return StatementShape(kind, types.gateway_schema(driver_result), types.parameter_schema(driver_params))
+
+    def _parameters(self, sql: str, params: pa.RecordBatch) -> pa.RecordBatch:
+        if self._described is None or self._described[0] != sql:
+            self.describe(sql)
+        assert self._described is not None  # noqa: S101 - describe() just set it
+        return self._engine.types.bindable_parameters(params, self._described[1])
+
+    def execute(self, sql: str, params: pa.RecordBatch | None, batch_rows: int) -> pa.RecordBatchReader:
+        if params is not None and params.num_rows > 1:
+            raise invalid("TOO_MANY_PARAMETER_ROWS", "a query takes exactly one row of parameters")
+        bound = self._parameters(sql, params) if params is not None and params.num_columns else None
+
+        def start(cursor: Cursor) -> tuple[Cursor, pa.RecordBatchReader]:
+            cursor.adbc_statement.set_options(
+                **{"adbc.postgresql.batch_size_hint_bytes": str(self._engine.batch_size_hint_bytes)}
+            )
+            cursor.execute(sql, bound)
+            reader = cursor.fetch_record_batch()
+            with self._lock:  # the stream owns the cursor from here on
+                self._active, self._reader = cursor, reader
+            return cursor, reader
+
+        cursor, reader = self._run_owned(start)
+        convert = self._engine.types.batch_converter(reader.schema)
+        schema = self._engine.types.gateway_schema(reader.schema)
+        return pa.RecordBatchReader.from_batches(schema, self._stream(cursor, reader, convert, batch_rows))
+
+    def _run_owned(self, start: Callable[[Cursor], tuple[Cursor, pa.RecordBatchReader]]) -> Any:
+        """Like _run, but the cursor stays open (it belongs to the returned stream)."""
+        for attempt in range(1, _ATTEMPTS + 1):
+            cursor = self._cursor()
+            try:
+                return start(cursor)
+            except DriverError as exc:
+                self._done(cursor)
+                if attempt < _ATTEMPTS and not self._cancel_requested:
+                    if connection_lost(exc):
+                        self._lease.replace()
+                        self._engine.prepare_connection(self._lease.conn, self._tenant)
+                        continue
+                    if sqlstate_of(exc) in _RETRY_STATES:
+                        continue
+                raise self._error(exc) from exc
+            except BaseException:
+                self._done(cursor)
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _stream(
+        self, cursor: Cursor, reader: pa.RecordBatchReader, convert: Callable[[pa.RecordBatch], pa.RecordBatch],
+        batch_rows: int,
+    ) -> Iterator[pa.RecordBatch]:  # fmt: skip
+        finished = False
+        try:
+            while True:
+                try:
+                    batch = reader.read_next_batch()
+                except StopIteration:
+                    finished = True
+                    return
+                except DriverError as exc:
+                    finished = True  # the server ended the statement
+                    raise self._error(exc) from exc
+                batch = convert(batch)
+                for offset in range(0, batch.num_rows, batch_rows):
+                    yield batch.slice(offset, batch_rows)
+        finally:
+            self._close_stream(cursor, reader, finished)
+
+    def _close_stream(self, cursor: Cursor, reader: pa.RecordBatchReader, finished: bool) -> None:
+        if not finished:
+            # Stop the server's COPY before releasing the reader, or closing it would read the
+            # rest of the result (or leave the connection mid-COPY).
+            try:
+                cursor.adbc_cancel()
+            except DriverError:
+                self._lease.broken = True
+        with self._lock:
+            self._reader = None
+        try:
+            reader.close()
+        except DriverError:
+            self._lease.broken = True
+        self._done(cursor)
+
+    def estimate_rows(self, sql: str, params: pa.RecordBatch | None) -> int | None:
+        bound = self._parameters(sql, params) if params is not None and params.num_columns else None
+
+        def work(cursor: Cursor) -> int | None:
+            cursor.execute(f"explain (format json) {sql}", bound)
+            plan = json.loads(cursor.fetchone()[0])
+            rows = plan[0]["Plan"].get("Plan Rows")
+            return int(rows) if rows is not None else None
+
+        return self._run(work, retry=True)
+
+    def execute_update(self, sql: str, params: pa.RecordBatch | None) -> int:
+        many = params is not None and params.num_rows > 0 and params.num_columns > 0
+        bound = self._parameters(sql, params) if many and params is not None else None
+
+        def work(cursor: Cursor) -> int:
+            if bound is not None:
+                cursor.executemany(sql, bound)
+                return max(int(cursor.rowcount), 0)
+            statement = cursor.adbc_statement
+            statement.set_sql_query(sql)
+            return max(int(statement.execute_update()), 0)
+
+        return self._run(work, retry=False)
+
+    def ingest(self, target: IngestTarget, data: pa.RecordBatchReader) -> int:
+        exists = bool(
+            self.rows(
+                "select 1 from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+                "where c.relname = $1 and n.nspname = coalesce($2, current_schema())",
+                [target.table, target.schema],
+            )
+        )
+        name = ".".join(p for p in (target.schema, target.table) if p)
+        if exists and target.if_exists == "fail":
+            raise GatewayError(
+                Status.ALREADY_EXISTS, "TABLE_EXISTS", f"table {name} already exists; ingest in append or replace mode"
+            )
+        if not exists and not target.create_if_missing:
+            raise not_found("OBJECT_NOT_FOUND", f"table {name} does not exist; ingest in create mode")
+        mode = _INGEST_MODES[(target.create_if_missing, target.if_exists)]
+
+        def work(cursor: Cursor) -> int:
+            return int(cursor.adbc_ingest(target.table, data, mode=mode, db_schema_name=target.schema))
+
+        return self._run(work, retry=False)
+
+    def catalog(self) -> Catalog:
+        return self._engine.make_catalog(self.rows)
+
+    def cancel(self) -> None:
+        with self._lock:
+            self._cancel_requested = True
+            cursor = self._active
+        if cursor is not None:
+            try:
+                cursor.adbc_cancel()
+            except DriverError:  # noqa: S110 - nothing running any more
+                pass
+
+    def close(self) -> None:
+        """End whatever still runs (a stream the caller dropped) before the connection goes back."""
+        with self._lock:
+            cursor, reader = self._active, self._reader
+        if cursor is not None and reader is not None:
+            self._close_stream(cursor, reader, finished=False)
+        elif cursor is not None:
+            self._done(cursor)
