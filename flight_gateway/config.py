@@ -83,6 +83,8 @@ class PostgresEngineConfig(BaseModel):
     )
     application_name: str = "flight-gateway"
     pool: PoolConfig = Field(default_factory=PoolConfig)
+    region: str | None = Field(default=None, description="Secrets Manager region for db_secret_arn; default: the ARN's")
+    aws_endpoint_url: str | None = Field(default=None, description="Secrets Manager endpoint override (VPC, moto)")
 
 
 class RedshiftEngineConfig(BaseModel):
