@@ -10,6 +10,7 @@ id are strongly consistent; listings read indexes, which DynamoDB updates within
 from __future__ import annotations
 
 import contextlib
+import re
 import logging
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -46,7 +47,7 @@ from flight_gateway.jobs.models import Instance, Job, JobState, RequestClaim
 
 log = logging.getLogger("flight_gateway.jobs")
 _QUEUED, _RUNNING = JobState.QUEUED.value, JobState.RUNNING.value
-_EXISTS = "attribute_exists(pk)"
+_EXISTS = "attribute_exists(#pk)"
 
 
 def _conditional(exc: ClientError) -> bool:
@@ -95,12 +96,12 @@ class DynamoDBJobStore:
 
     def _update(self, job_id: str, expression: str, values: dict[str, Any], condition: str = _EXISTS) -> bool:
         """One conditional update of a job: whether the condition held."""
-        names = {"#state": "state", "#rows": "rows", "#bytes": "bytes", "#ttl": TTL, "#result": "result"}
-        used = {k: v for k, v in names.items() if k in expression or k in condition}
+        # Every attribute goes by a #placeholder: DynamoDB reserves hundreds of words (state, rows, sqlstate).
+        names = {name: name[1:] for name in re.findall(r"#\w+", f"{expression} {condition}")}
         kwargs: dict[str, Any] = {"Key": job_key(job_id), "UpdateExpression": expression}
         kwargs["ConditionExpression"] = condition
-        if used:
-            kwargs["ExpressionAttributeNames"] = used
+        if names:
+            kwargs["ExpressionAttributeNames"] = names
         if values:
             kwargs["ExpressionAttributeValues"] = values
         with _reachable():
@@ -123,10 +124,10 @@ class DynamoDBJobStore:
 
     def start(self, job_id: str, at: float, instance_id: str | None = None) -> None:
         # The instance that runs a job owns it from now on (any replica may redeem a ticket).
-        owner = ", instance_id = :i" if instance_id else ""
+        owner = ", #instance_id = :i" if instance_id else ""
         values = {":r": _RUNNING, ":at": number(at), ":q": _QUEUED, **({":i": instance_id} if instance_id else {})}
         self._update(
-            job_id, f"SET #state = :r, started_at = :at, open_state = :r{owner}", values, "#state = :q"
+            job_id, f"SET #state = :r, #started_at = :at, #open_state = :r{owner}", values, "#state = :q"
         )  # fmt: skip
 
     def finish(
@@ -143,13 +144,13 @@ class DynamoDBJobStore:
     ) -> None:
         # Not guarded by the current state (as in SQLite): the process that ran the statement
         # reports how it really ended, even after an operator or a sweep has marked the record.
-        fields = {"#rows": rows, "#bytes": bytes_, "error_code": error_code, "error_message": error_message,
-                  "sqlstate": sqlstate}  # fmt: skip
-        sets = ["#state = :s", "finished_at = :at", "started_at = if_not_exists(started_at, :at)"]
-        removes = [] if not state.finished else ["open_state"]
+        fields = {"#rows": rows, "#bytes": bytes_, "#error_code": error_code, "#error_message": error_message,
+                  "#sqlstate": sqlstate}  # fmt: skip
+        sets = ["#state = :s", "#finished_at = :at", "#started_at = if_not_exists(#started_at, :at)"]
+        removes = [] if not state.finished else ["#open_state"]
         values: dict[str, Any] = {":s": state.value, ":at": number(at)}
         if not state.finished:
-            sets.append("open_state = :s")
+            sets.append("#open_state = :s")
         for i, (name, value) in enumerate(fields.items()):
             if value is None:
                 removes.append(name)
@@ -160,7 +161,7 @@ class DynamoDBJobStore:
 
     def set_offload(self, job_id: str, location: str, expires_at: float) -> None:
         values = {":d": "offload", ":l": location, ":e": number(expires_at)}
-        self._update(job_id, "SET delivery = :d, offload_location = :l, offload_expires_at = :e", values)
+        self._update(job_id, "SET #delivery = :d, #offload_location = :l, #offload_expires_at = :e", values)
 
     def set_result(self, job_id: str, result: str) -> None:
         self._update(job_id, "SET #result = :v", {":v": result})
@@ -168,7 +169,7 @@ class DynamoDBJobStore:
     def _close_unfinished(self, job_id: str, state: JobState, at: float, code: str, message: str, guard: str,
                           extra: dict[str, Any]) -> bool:  # fmt: skip
         values = {":s": state.value, ":at": number(at), ":c": code, ":m": message, **extra}
-        expression = "SET #state = :s, finished_at = :at, error_code = :c, error_message = :m REMOVE open_state"
+        expression = "SET #state = :s, #finished_at = :at, #error_code = :c, #error_message = :m REMOVE #open_state"
         return self._update(job_id, expression, values, guard)
 
     def cancel_unfinished(self, job_id: str, at: float, *, error_code: str, error_message: str) -> bool:
@@ -307,7 +308,7 @@ class DynamoDBJobStore:
         failed = 0
         for item in self._open(Key("open_state").eq(_RUNNING), Attr("instance_id").eq(instance_id)):
             failed += self._close_unfinished(
-                str(item["id"]), JobState.FAILED, at, error_code, error_message, "#state = :r AND instance_id = :i",
+                str(item["id"]), JobState.FAILED, at, error_code, error_message, "#state = :r AND #instance_id = :i",
                 {":r": _RUNNING, ":i": instance_id},
             )  # fmt: skip
         return failed

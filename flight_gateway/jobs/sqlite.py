@@ -22,7 +22,8 @@ log = logging.getLogger("flight_gateway.jobs")
 _GROUP_COMMIT_SECONDS = 0.005
 
 _SELECT = f"select {', '.join(COLUMNS)} from jobs"
-_INSERT = f"insert into jobs ({', '.join(COLUMNS)}) values ({', '.join('?' * len(COLUMNS))})"
+# A job is created only if absent: a duplicate must not roll back the other writes of its group commit.
+_INSERT = f"insert or ignore into jobs ({', '.join(COLUMNS)}) values ({', '.join('?' * len(COLUMNS))})"
 _UNFINISHED = (JobState.QUEUED.value, JobState.RUNNING.value)
 
 
