@@ -10,8 +10,8 @@ id are strongly consistent; listings read indexes, which DynamoDB updates within
 from __future__ import annotations
 
 import contextlib
-import re
 import logging
+import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
