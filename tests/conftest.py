@@ -10,7 +10,7 @@ from typing import Any
 import adbc_driver_flightsql.dbapi as flight_sql
 import pyarrow.flight as fl
 import pytest
-from services import moto, postgres  # noqa: F401 - fixtures shared by the whole suite
+from services import moto, postgres, redshift_sim  # noqa: F401 - fixtures shared by the whole suite
 
 from flight_gateway.app import Gateway, build
 from flight_gateway.config import load_settings

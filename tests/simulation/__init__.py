@@ -1,0 +1,1 @@
+"""The Redshift simulator: what drivers observe through its front."""
