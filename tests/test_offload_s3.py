@@ -3,22 +3,36 @@ writes, and adopting parts written by Redshift UNLOAD (the hook the Redshift eng
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import socket
+import threading
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
+import adbc_driver_flightsql.dbapi as flight_sql
 import pyarrow as pa
+import pyarrow.flight as fl
 import pyarrow.parquet as pq
 import pytest
+from conftest import RunningGateway, start_gateway
 from services import MotoService
 
 from auth import Tenant
+from auth.flight import DELIVERY_HEADER
 from flight_gateway.errors import GatewayError, Status
+from flight_gateway.jobs import JobState
 from flight_gateway.offload import s3io
 from flight_gateway.offload.s3 import S3Offload, parse_target
+from flight_gateway.protocol import flight_actions_pb2 as wire
+from flight_gateway.protocol import flightsql_pb2 as pb
+from flight_gateway.protocol.commands import pack, unpack
+from flight_gateway.protocol.tickets import TicketSigner
 
 ACME = Tenant(id="acme")
 SCHEMA = pa.schema([pa.field("id", pa.int64()), pa.field("s", pa.string())])
@@ -201,3 +215,250 @@ def test_unadopted_unload_is_swept_one_ttl_after_it_was_written(s3: Any, bucket:
     _unload(s3, bucket, f"gw/acme/{job}/", [pa.table({"id": [1]})], True)
     assert store.sweep(time.time() + 10) == 0 and len(_keys(s3, bucket)) == 2
     assert store.sweep(time.time() + 400) == 1 and _keys(s3, bucket) == []
+
+
+# -- through real clients: gateways offloading to S3 (moto) -----------------------------------
+
+BIG_ROWS = 5_000_000
+BIG_PART_ROWS = 1_250_000
+BIG = f"select range as id, range % 7 as k, 'v' || (range % 100)::varchar as s from range({BIG_ROWS})"
+HINT_OPTION = f"adbc.flight.sql.rpc.call_header.{DELIVERY_HEADER}"
+
+
+@pytest.fixture(scope="module")
+def aws_env(moto: MotoService) -> Iterator[None]:
+    """The default credentials chain finds moto's (any) credentials in the environment."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AWS_ACCESS_KEY_ID", moto.access_key)
+        patch.setenv("AWS_SECRET_ACCESS_KEY", moto.secret_key)
+        patch.setenv("AWS_DEFAULT_REGION", moto.region)
+        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"):
+            patch.delenv(name, raising=False)
+        yield
+
+
+def _s3_settings(moto: MotoService, bucket: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "offload_target": f"s3://{bucket}/results",
+        "offload_s3_endpoint_url": moto.endpoint_url,
+        "offload_s3_region": moto.region,
+        **extra,
+    }
+
+
+@pytest.fixture(scope="module")
+def s3gw(moto: MotoService, aws_env: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway]:
+    bucket = f"gw-{uuid.uuid4().hex[:12]}"
+    moto.client("s3").create_bucket(Bucket=bucket)
+    settings = _s3_settings(moto, bucket, offload_mode="auto", offload_part_rows=BIG_PART_ROWS,
+                            offload_threshold_bytes=1_000_000, offload_sse="AES256")  # fmt: skip
+    running = start_gateway(tmp_path_factory.mktemp("s3gw"), **settings)
+    yield running
+    running.gateway.shutdown()
+
+
+def _bucket_of(gw: RunningGateway) -> str:
+    offload = gw.gateway.offload
+    assert isinstance(offload, S3Offload)
+    return offload.bucket
+
+
+def _plan(gw: RunningGateway, sql: str, tenant: str = "acme", hint: str | None = None) -> fl.FlightInfo:
+    client, options = gw.flight_client(tenant)
+    if hint is not None:
+        options = fl.FlightCallOptions(headers=[*options.headers, (DELIVERY_HEADER.encode(), hint.encode())])
+    return client.get_flight_info(fl.FlightDescriptor.for_command(pack(pb.CommandStatementQuery(query=sql))), options)
+
+
+def _doget(gw: RunningGateway, ticket: fl.Ticket, tenant: str = "acme") -> pa.Table:
+    client, options = gw.flight_client(tenant)
+    return client.do_get(ticket, options).read_all()
+
+
+def _body(endpoint: fl.FlightEndpoint) -> dict[str, Any]:
+    cmd = unpack(endpoint.ticket.ticket)
+    assert isinstance(cmd, pb.TicketStatementQuery)
+    return dict(json.loads(cmd.statement_handle[33:]))
+
+
+def _by_id(table: pa.Table) -> pa.Table:
+    return table.sort_by([("id", "ascending")])
+
+
+def test_five_million_rows_offloaded_to_s3_read_whole_and_in_parallel(s3gw: RunningGateway, moto: MotoService) -> None:
+    s3, bucket = moto.client("s3"), _bucket_of(s3gw)
+    kwargs = {"username": "acme", "password": s3gw.password, HINT_OPTION: "stream"}
+    with flight_sql.connect(s3gw.uri, db_kwargs=kwargs, autocommit=True) as conn, conn.cursor() as cur:
+        cur.execute(BIG)
+        streamed = _by_id(cur.fetch_arrow_table())
+    assert streamed.num_rows == BIG_ROWS
+
+    with s3gw.connect("acme") as conn, conn.cursor() as cur:
+        cur.execute(BIG)
+        assert _by_id(cur.fetch_arrow_table()).equals(streamed)
+        partitions, schema = cur.adbc_execute_partitions(BIG)
+    assert len(partitions) == 4 and schema == streamed.schema
+
+    def read_partition(partition: bytes) -> pa.Table:
+        with s3gw.connect("acme") as conn, conn.cursor() as cur:
+            cur.adbc_read_partition(partition)
+            return cur.fetch_arrow_table()
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        tables = list(pool.map(read_partition, partitions))
+    assert [t.num_rows for t in tables] == [BIG_PART_ROWS] * 4
+    assert _by_id(pa.concat_tables(tables)).equals(streamed)
+
+    info = _plan(s3gw, BIG)
+    job_id = _body(info.endpoints[0])["j"]
+    assert len(info.endpoints) == 4 and info.total_records == BIG_ROWS
+    prefix = f"results/acme/{job_id}/"
+    assert [k for k in _keys(s3, bucket) if k.startswith(prefix)] == sorted(
+        [prefix + "expires.json", prefix + "schema.arrow"] + [f"{prefix}part-{i:05d}.parquet" for i in range(4)]
+    )
+    assert s3.head_object(Bucket=bucket, Key=prefix + "part-00003.parquet")["ServerSideEncryption"] == "AES256"
+    job = s3gw.gateway.jobs.get(job_id)
+    assert job is not None and job.state is JobState.SUCCEEDED and job.delivery == "offload"
+    assert job.offload_location == f"s3://{bucket}/{prefix}" and job.rows == BIG_ROWS
+
+
+def test_s3_ticket_refused_for_another_tenant(s3gw: RunningGateway) -> None:
+    info = _plan(s3gw, "select 1 as x", hint="offload")
+    assert _body(info.endpoints[0])["k"] == "o"
+    with pytest.raises(fl.FlightUnauthorizedError, match="another tenant"):
+        _doget(s3gw, info.endpoints[0].ticket, "globex")
+    assert _doget(s3gw, info.endpoints[0].ticket).to_pylist() == [{"x": 1}]
+
+
+def _renew(gw: RunningGateway, endpoint: fl.FlightEndpoint) -> fl.FlightEndpoint:
+    client, options = gw.flight_client("acme")
+    request = wire.RenewFlightEndpointRequest(endpoint=endpoint.serialize())
+    results = list(client.do_action(fl.Action("RenewFlightEndpoint", request.SerializeToString()), options))
+    return fl.FlightEndpoint.deserialize(results[0].body.to_pybytes())
+
+
+def test_s3_renewal_expiry_and_sweep(s3gw: RunningGateway, moto: MotoService) -> None:
+    s3, bucket = moto.client("s3"), _bucket_of(s3gw)
+    info = _plan(s3gw, "select range as id from range(10)", hint="offload")
+    endpoint, body = info.endpoints[0], _body(info.endpoints[0])
+    marker = f"results/acme/{body['j']}/expires.json"
+    soon = time.time() + 5  # as if most of the TTL had passed
+    s3.put_object(Bucket=bucket, Key=marker, Body=json.dumps({"expires_at": soon}).encode())
+    renewed = _renew(s3gw, endpoint)
+    assert renewed.expiration_time.as_py() > endpoint.expiration_time.as_py()
+    assert json.loads(s3.get_object(Bucket=bucket, Key=marker)["Body"].read())["expires_at"] > soon + 3000
+    assert _doget(s3gw, renewed.ticket).num_rows == 10
+
+    signer = TicketSigner([(s3gw.data_dir / "signing-key").read_text().strip().encode()])
+    expired = signer.sign("ticket", "acme", -5, {"k": "o", "j": body["j"], "f": body["f"]})
+    with pytest.raises((fl.FlightError, pa.ArrowException), match="expired; run the statement again"):
+        _doget(s3gw, fl.Ticket(pack(pb.TicketStatementQuery(statement_handle=expired))))
+
+    offload = s3gw.gateway.offload
+    assert offload is not None and offload.sweep(now=time.time() + 3 * 3600) >= 1
+    assert not [k for k in _keys(s3, bucket) if body["j"] in k]
+    with pytest.raises((fl.FlightError, pa.ArrowException), match="expired or was deleted; run the statement again"):
+        _doget(s3gw, renewed.ticket)
+
+
+def test_startup_sweep_deletes_expired_s3_results(moto: MotoService, aws_env: None, tmp_path: Path) -> None:
+    s3, bucket = moto.client("s3"), f"gw-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
+    expired, live = f"results/acme/{'a' * 32}/", f"results/acme/{'b' * 32}/"
+    for prefix, at in ((expired, time.time() - 1), (live, time.time() + 600)):
+        s3.put_object(Bucket=bucket, Key=prefix + "part-00000.parquet", Body=b"x")
+        s3.put_object(Bucket=bucket, Key=prefix + "expires.json", Body=json.dumps({"expires_at": at}).encode())
+    running = start_gateway(tmp_path, **_s3_settings(moto, bucket))
+    try:
+        assert all(k.startswith(live) for k in _keys(s3, bucket)) and len(_keys(s3, bucket)) == 2
+    finally:
+        running.gateway.shutdown()
+
+
+class BreakableProxy:
+    """A TCP proxy in front of moto that cuts every connection, and refuses new ones, from the
+    moment a request carries `trigger` until `heal()`: S3 becoming unreachable mid-job."""
+
+    def __init__(self, upstream: str) -> None:
+        host, port = upstream.removeprefix("http://").split(":")
+        self._upstream = (host, int(port))
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        self.trigger: bytes | None = None
+        self.broken = threading.Event()
+        self._open: set[socket.socket] = set()
+        self._lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            if self.broken.is_set():
+                client.close()
+                continue
+            upstream = socket.create_connection(self._upstream)
+            with self._lock:
+                self._open |= {client, upstream}
+            threading.Thread(target=self._pump, args=(client, upstream, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, False), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket, outbound: bool) -> None:
+        try:
+            while data := source.recv(65536):
+                if outbound and self.trigger is not None and self.trigger in data:
+                    self.cut()
+                    return
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, sink):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+    def cut(self) -> None:
+        self.broken.set()
+        with self._lock:
+            for sock in self._open:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+            self._open.clear()
+
+    def heal(self) -> None:
+        self.trigger = None
+        self.broken.clear()
+
+    def close(self) -> None:
+        self.cut()
+        self._listener.close()
+
+
+def test_s3_outage_mid_write_fails_the_job_and_leaves_nothing(moto: MotoService, aws_env: None, tmp_path: Path) -> None:
+    s3, bucket = moto.client("s3"), f"gw-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
+    proxy = BreakableProxy(moto.endpoint_url)
+    settings = _s3_settings(moto, bucket, offload_part_rows=100_000)
+    running = start_gateway(tmp_path, **(settings | {"offload_s3_endpoint_url": proxy.url}))
+    try:
+        proxy.trigger = b"part-00002.parquet"  # two parts are up when S3 goes away
+        sql = "select range as id, 'x' || range::varchar as s from range(1000000)"
+        with pytest.raises(fl.FlightUnavailableError, match="nothing was kept, run the statement again") as err:
+            _plan(running, sql, hint="offload")
+        assert "S3 could not be reached" in str(err.value) and "Traceback" not in str(err.value)
+        assert proxy.broken.is_set()
+        failed = running.gateway.jobs.list("acme", 1)[0]
+        assert failed.state is JobState.FAILED and failed.error_code == "OFFLOAD_FAILED"
+        assert failed.delivery == "stream" and failed.offload_location is None  # nothing to serve
+        left = _keys(s3, bucket)  # S3 was away when the failed write tried to delete its parts
+        assert f"results/acme/{failed.id}/part-00001.parquet" in left
+        proxy.heal()
+        offload = running.gateway.offload
+        assert offload is not None
+        offload.sweep()  # deletes what the failed write could not while S3 was away
+        assert _keys(s3, bucket) == [] and s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+    finally:
+        running.gateway.shutdown()
+        proxy.close()
