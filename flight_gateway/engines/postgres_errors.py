@@ -86,12 +86,24 @@ _CLASSES: dict[str, _Rule] = {
 }
 
 
+# libpq reports failed logins as text only; these are the server's words for them.
+_LOGIN_FAILURES = (
+    ("password authentication failed", "28P01"),
+    ("no pg_hba.conf entry", "28000"),
+    ('role "', "28000"),  # role "x" does not exist
+    ('database "', "3D000"),  # database "x" does not exist
+)
+
+
 def sqlstate_of(exc: BaseException) -> str | None:
     state = getattr(exc, "sqlstate", None)
     if isinstance(state, str) and len(state) == 5:
         return state
-    match = _SQLSTATE_IN_TEXT.search(str(exc))
-    return match.group(1) if match else None
+    text = str(exc)
+    match = _SQLSTATE_IN_TEXT.search(text)
+    if match:
+        return match.group(1)
+    return next((code for marker, code in _LOGIN_FAILURES if marker in text and "FATAL" in text), None)
 
 
 def primary_message(exc: BaseException) -> str:

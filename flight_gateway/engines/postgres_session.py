@@ -62,6 +62,21 @@ def statement_kind(sql: str, returns_rows: bool) -> StatementKind:
     return StatementKind.OTHER
 
 
+def _error_reporting_reader(cursor: Cursor) -> pa.RecordBatchReader:
+    """The driver manager's own reader: unlike the plain pyarrow reader `fetch_record_batch()`
+    returns, it raises the driver's errors with their SQLSTATE when a query fails mid-stream."""
+    results = getattr(cursor, "_results", None)
+    reader = getattr(results, "reader", None)
+    return reader if isinstance(reader, pa.RecordBatchReader) else cursor.fetch_record_batch()
+
+
+def _next_batch(reader: pa.RecordBatchReader) -> pa.RecordBatch | None:
+    try:
+        return reader.read_next_batch()
+    except StopIteration:
+        return None
+
+
 class PostgresSession:
     def __init__(self, engine: PostgresEngine, lease: Lease[Connection], tenant: Tenant) -> None:
         self._engine = engine
@@ -165,23 +180,30 @@ class PostgresSession:
             raise invalid("TOO_MANY_PARAMETER_ROWS", "a query takes exactly one row of parameters")
         bound = self._parameters(sql, params) if params is not None and params.num_columns else None
 
-        def start(cursor: Cursor) -> tuple[Cursor, pa.RecordBatchReader]:
+        def start(cursor: Cursor) -> tuple[Cursor, pa.RecordBatchReader, pa.RecordBatch | None]:
             cursor.adbc_statement.set_options(
                 **{"adbc.postgresql.batch_size_hint_bytes": str(self._engine.batch_size_hint_bytes)}
             )
             cursor.execute(sql, bound)
-            reader = cursor.fetch_record_batch()
+            reader = _error_reporting_reader(cursor)
+            # The first batch is read here, so a failure before any row (most runtime errors,
+            # serialization failures) surfaces before the stream starts and can be retried.
+            try:
+                first = _next_batch(reader)
+            except BaseException:
+                reader.close()
+                raise
             with self._lock:  # the stream owns the cursor from here on
                 self._active, self._reader = cursor, reader
-            return cursor, reader
+            return cursor, reader, first
 
-        cursor, reader = self._run_owned(start)
+        cursor, reader, first = self._run_owned(start)
         convert = self._engine.types.batch_converter(reader.schema)
         schema = self._engine.types.gateway_schema(reader.schema)
-        return pa.RecordBatchReader.from_batches(schema, self._stream(cursor, reader, convert, batch_rows))
+        return pa.RecordBatchReader.from_batches(schema, self._stream(cursor, reader, first, convert, batch_rows))
 
-    def _run_owned(self, start: Callable[[Cursor], tuple[Cursor, pa.RecordBatchReader]]) -> Any:
-        """Like _run, but the cursor stays open (it belongs to the returned stream)."""
+    def _run_owned(self, start: Callable[[Cursor], T]) -> T:
+        """Like _run, but on success the cursor stays open (it belongs to the returned stream)."""
         for attempt in range(1, _ATTEMPTS + 1):
             cursor = self._cursor()
             try:
@@ -202,23 +224,22 @@ class PostgresSession:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _stream(
-        self, cursor: Cursor, reader: pa.RecordBatchReader, convert: Callable[[pa.RecordBatch], pa.RecordBatch],
-        batch_rows: int,
+        self, cursor: Cursor, reader: pa.RecordBatchReader, first: pa.RecordBatch | None,
+        convert: Callable[[pa.RecordBatch], pa.RecordBatch], batch_rows: int,
     ) -> Iterator[pa.RecordBatch]:  # fmt: skip
-        finished = False
+        finished = first is None
+        batch = first
         try:
-            while True:
-                try:
-                    batch = reader.read_next_batch()
-                except StopIteration:
-                    finished = True
-                    return
-                except DriverError as exc:
-                    finished = True  # the server ended the statement
-                    raise self._error(exc) from exc
+            while batch is not None:
                 batch = convert(batch)
                 for offset in range(0, batch.num_rows, batch_rows):
                     yield batch.slice(offset, batch_rows)
+                try:
+                    batch = _next_batch(reader)
+                except DriverError as exc:
+                    finished = True  # the server ended the statement
+                    raise self._error(exc) from exc
+                finished = batch is None
         finally:
             self._close_stream(cursor, reader, finished)
 

@@ -32,9 +32,9 @@ def postgres_engines(settings: Settings) -> dict[str, PostgresEngine]:
             continue
         store: list[SecretsManagerPasswords] = []
 
-        def secrets(config: PostgresEngineConfig = config, store: list[SecretsManagerPasswords] = store) -> (
-            SecretsManagerPasswords
-        ):
+        def secrets(
+            config: PostgresEngineConfig = config, store: list[SecretsManagerPasswords] = store
+        ) -> SecretsManagerPasswords:
             if not store:
                 store.append(SecretsManagerPasswords(region=config.region, endpoint_url=config.aws_endpoint_url))
             return store[0]
