@@ -68,7 +68,10 @@ class DetachedJobs:
                 ctx = replace(ctx, job_id=claimed.job_id)
             with self._lock:
                 if self._closed:
-                    raise GatewayError(Status.UNAVAILABLE, "SHUTTING_DOWN", "the gateway is stopping; submit again")
+                    error = GatewayError(Status.UNAVAILABLE, "SHUTTING_DOWN", "the gateway is stopping; submit again")
+                    # Recorded, so a retry with the same request id finds an outcome to report.
+                    self._executor.record_failure(ctx, sql, KIND, error)
+                    raise error
                 job_id = self._executor.new_job(ctx, sql, KIND, label)
                 ctx = replace(ctx, job_id=job_id)
                 self._running[job_id] = ctx.tenant.id

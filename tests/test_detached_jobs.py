@@ -308,3 +308,16 @@ def test_a_detached_job_of_a_killed_gateway_fails_after_restart(tmp_path: Path) 
                 result_info(client, options, job_id)
     finally:
         restarted.gateway.shutdown()
+
+
+def test_a_stopping_gateway_cancels_its_detached_jobs(tmp_path: Path) -> None:
+    gateway = start_gateway(tmp_path)
+    client, options = gateway.flight_client("acme")
+    try:
+        job_id = submit(client, options, ENDLESS.format(tag()))["job_id"]
+        running(client, options, job_id)
+    finally:
+        client.close()
+        gateway.gateway.shutdown()  # returns only once the worker has ended
+    stored = read_job(tmp_path / "jobs.sqlite3", job_id)
+    assert stored is not None and stored.state is JobState.CANCELLED, stored

@@ -62,6 +62,8 @@ class Replays:
                 fields = {"k": "q", "s": sql, "j": job.id, "p": encode_batch(params)}
                 return Planned(schema, self._statements.ticket(ctx, fields))
             job = self._finished(ctx, job)
+            if job.state is not JobState.SUCCEEDED:
+                raise replayed_failure(job)
             result, expires_at = self._results.available(job)
             assert self._offload is not None  # noqa: S101 - an offloaded job implies offload
             paths = (path for path, _ in result.parts)
