@@ -6,7 +6,12 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
+import re
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -20,7 +25,9 @@ import pyarrow as pa
 import pyarrow.flight as fl
 import pyarrow.parquet as pq
 import pytest
-from conftest import RunningGateway, start_gateway
+from conftest import PASSWORD, RunningGateway, start_gateway
+from job_actions_support import job_action, wait_for
+from serve_process import ServeProcess, _first_line
 from services import MotoService
 
 from auth import Tenant
@@ -462,3 +469,91 @@ def test_s3_outage_mid_write_fails_the_job_and_leaves_nothing(moto: MotoService,
     finally:
         running.gateway.shutdown()
         proxy.close()
+
+
+# -- two replicas: shared S3 prefix, token keys and DynamoDB job store ------------------------
+
+
+def _replica_env(settings: dict[str, Any]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLIGHT_GATEWAY_")}
+    env["FLIGHT_GATEWAY_DEMO_PASSWORD"] = PASSWORD
+    for key, value in settings.items():
+        env[f"FLIGHT_GATEWAY_{key.upper()}"] = json.dumps(value) if isinstance(value, dict | bool) else str(value)
+    return env
+
+
+def _serve(tmp_path: Path, settings: dict[str, Any]) -> ServeProcess:
+    """`flight-gateway serve` configured by environment variables, as a container would be."""
+    data_dir, stderr_path = tmp_path / "replica-1", tmp_path / "replica-1.stderr"
+    with stderr_path.open("w") as stderr:
+        process = subprocess.Popen(  # noqa: S603 - our own CLI, fixed argv
+            [sys.executable, "-m", "flight_gateway.cli", "serve", "--port", "0", "--data-dir", str(data_dir),
+             "--demo-rows", "1000"],
+            stdout=subprocess.PIPE, stderr=stderr, text=True, env=_replica_env(settings),
+        )  # fmt: skip
+    assert process.stdout is not None
+    match = re.search(r"listening on (grpc://127\.0\.0\.1:\d+)", _first_line(process.stdout, 60))
+    serve = ServeProcess(process, match.group(1) if match else "", data_dir, stderr_path)
+    if match is None:
+        serve.stop()
+        raise AssertionError(f"replica 1 did not start; stderr:\n{serve.stderr()}")
+    return serve
+
+
+def test_two_replicas_share_results_jobs_and_recovery(moto: MotoService, aws_env: None, tmp_path: Path) -> None:
+    bucket = f"gw-{uuid.uuid4().hex[:12]}"
+    moto.client("s3").create_bucket(Bucket=bucket)
+    shared = _s3_settings(moto, bucket, offload_part_rows=100_000) | {
+        "token_keys": {"shared": "k" * 64},
+        "job_store": "dynamodb",
+        "dynamodb_table": f"jobs-{uuid.uuid4().hex[:10]}",
+        "dynamodb_endpoint_url": moto.endpoint_url,
+        "dynamodb_region": moto.region,
+        "dynamodb_create_table": True,
+        # Replica 1 stays a zombie until reaped: its stale heartbeat, as on another host, tells it died.
+        "instance_heartbeat_seconds": 1,
+    }
+    one = _serve(tmp_path, shared)
+    two = start_gateway(tmp_path / "replica-2", **shared, job_sweep_seconds=0.5)
+    client1, client2 = fl.FlightClient(one.uri), fl.FlightClient(two.uri)
+    try:
+        # Replica 1's bearer token is good on replica 2: both sign with the shared keys.
+        options = fl.FlightCallOptions(headers=[client1.authenticate_basic_token("acme", PASSWORD)])
+        offload = fl.FlightCallOptions(headers=[*options.headers, (DELIVERY_HEADER.encode(), b"offload")])
+        sql = "select range as id, range * 2 as twice from range(250000)"
+        info = client1.get_flight_info(
+            fl.FlightDescriptor.for_command(pack(pb.CommandStatementQuery(query=sql))), offload
+        )
+        assert len(info.endpoints) == 3
+        served = pa.concat_tables(client2.do_get(e.ticket, options).read_all() for e in info.endpoints)
+        assert served.schema == info.schema and served["id"].to_pylist() == list(range(250_000))
+        job_id = _body(info.endpoints[0])["j"]
+        for client in (client1, client2):
+            assert job_id in [j["id"] for j in job_action(client, options, "ListJobs", {"limit": 10})["jobs"]]
+            job = job_action(client, options, "GetJob", {"job_id": job_id})
+            assert job["state"] == "SUCCEEDED" and job["delivery"] == "offload" and job["rows"] == 250_000
+
+        # A query running on replica 1 when it dies is failed by replica 2's recovery.
+        endless = "select count(*) as n from range(100000000000) a"
+        planned = client1.get_flight_info(
+            fl.FlightDescriptor.for_command(pack(pb.CommandStatementQuery(query=endless))), options
+        )
+        reader = client1.do_get(planned.endpoints[0].ticket, options)
+        running_id = _body(planned.endpoints[0])["j"]
+        wait_for(
+            lambda: job_action(client2, options, "GetJob", {"job_id": running_id})["state"] == "RUNNING",
+            "the query to run on replica 1",
+        )
+        one.process.send_signal(signal.SIGKILL)
+        with pytest.raises(fl.FlightError):
+            reader.read_all()
+        failed = wait_for(
+            lambda: (j := job_action(client2, options, "GetJob", {"job_id": running_id}))["state"] == "FAILED" and j,
+            "replica 2 to recover replica 1's job",
+        )
+        assert failed["error_code"] == "GATEWAY_RESTARTED" and "stopped before it finished" in failed["error_message"]
+    finally:
+        client1.close()
+        client2.close()
+        one.stop()
+        two.gateway.shutdown()
