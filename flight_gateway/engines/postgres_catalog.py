@@ -8,6 +8,7 @@ reuses the Flight SQL shaping here and swaps the SQL (its SVV_* views) via the c
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -74,15 +75,15 @@ class PostgresCatalog:
     def tables(self, where: TableFilter) -> list[TableRef]:
         if self._other_catalog(where.catalog):
             return []
-        types = [t.upper() for t in where.table_types] or None
+        types = json.dumps([t.upper() for t in where.table_types]) if where.table_types else None
         rows = self._rows(
             f"select current_database(), n.nspname, c.relname, {_TABLE_TYPE} as table_type "  # noqa: S608
             "from pg_class c join pg_namespace n on n.oid = c.relnamespace "
             f"where c.relkind in ('r', 'p', 'v', 'm', 'f') and not c.relispartition and {_VISIBLE_SCHEMA} "
             f"and {_VISIBLE_TABLE} "
             "and ($1::text is null or n.nspname like $1) and ($2::text is null or c.relname like $2) "
-            f"and ($3::text[] is null or {_TABLE_TYPE} = any($3)) "
-            "order by 4, 2, 3",
+            f"and ($3::text is null or {_TABLE_TYPE} in (select jsonb_array_elements_text($3::jsonb))) "
+            "order by 2, 3",  # Flight SQL: by catalog, schema, table name
             [where.schema_pattern, where.table_pattern, types],
         )
         return [TableRef(*r) for r in rows]
