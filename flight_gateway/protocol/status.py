@@ -40,15 +40,42 @@ class Unimplemented(_ClientFacing, pa.ArrowNotImplementedError):  # type: ignore
     pass
 
 
+# pyarrow (26) turns a FlightError into its status in every server callback but GetSchema's: there
+# it leaves as UNKNOWN with the Python traceback formatted into the message. As client-facing
+# subclasses, the formatter puts the error code there instead (the status stays UNKNOWN).
+class Unauthenticated(_ClientFacing, fl.FlightUnauthenticatedError):  # type: ignore[misc]
+    pass
+
+
+class PermissionDenied(_ClientFacing, fl.FlightUnauthorizedError):  # type: ignore[misc]
+    pass
+
+
+class Unavailable(_ClientFacing, fl.FlightUnavailableError):  # type: ignore[misc]
+    pass
+
+
+class TimedOut(_ClientFacing, fl.FlightTimedOutError):  # type: ignore[misc]
+    pass
+
+
+class Cancelled(_ClientFacing, fl.FlightCancelledError):  # type: ignore[misc]
+    pass
+
+
+class Internal(_ClientFacing, fl.FlightInternalError):  # type: ignore[misc]
+    pass
+
+
 _FLIGHT: dict[Status, Callable[[str], Exception]] = {
-    Status.UNAUTHENTICATED: fl.FlightUnauthenticatedError,
-    Status.PERMISSION_DENIED: fl.FlightUnauthorizedError,
-    Status.UNAVAILABLE: fl.FlightUnavailableError,
+    Status.UNAUTHENTICATED: Unauthenticated,
+    Status.PERMISSION_DENIED: PermissionDenied,
+    Status.UNAVAILABLE: Unavailable,
     # pyarrow cannot send RESOURCE_EXHAUSTED; UNAVAILABLE is the retryable code clients handle.
-    Status.RESOURCE_EXHAUSTED: fl.FlightUnavailableError,
-    Status.DEADLINE_EXCEEDED: fl.FlightTimedOutError,
-    Status.CANCELLED: fl.FlightCancelledError,
-    Status.INTERNAL: fl.FlightInternalError,
+    Status.RESOURCE_EXHAUSTED: Unavailable,
+    Status.DEADLINE_EXCEEDED: TimedOut,
+    Status.CANCELLED: Cancelled,
+    Status.INTERNAL: Internal,
 }
 _ARROW: dict[Status, Callable[[str], Exception]] = {
     Status.INVALID_ARGUMENT: InvalidArgument,
@@ -63,11 +90,11 @@ def to_flight_error(error: GatewayError, request_id: str) -> Exception:
     detail = f"error_code={error.code} request_id={request_id}"
     if error.status in _FLIGHT:
         exc = _FLIGHT[error.status](f"{error.message} [{detail}]")
-        return exc
-    arrow_exc = _ARROW[error.status](error.message)
-    assert isinstance(arrow_exc, _ClientFacing)  # noqa: S101 - the table above only holds those
-    arrow_exc.detail = detail
-    return arrow_exc
+    else:
+        exc = _ARROW[error.status](error.message)
+    assert isinstance(exc, _ClientFacing)  # noqa: S101 - the tables above only hold those
+    exc.detail = detail
+    return exc
 
 
 _install_lock = threading.Lock()

@@ -1,0 +1,145 @@
+"""Escape attempts through the gateway: each fails, or succeeds and changes nothing.
+
+acme and globex may run every statement class, so what refuses them is the database; pools hold
+one connection per tenant, so anything an attempt left on its database session would show in the
+tenant's next request. Both tenants also hold direct sessions while the attempts run: live targets
+for cross-tenant attempts (terminate, cancel), and witnesses that their rows are untouched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import adbc_driver_flightsql.dbapi as flight_sql
+import psycopg
+import pytest
+
+from isolation.attempts import ATTEMPTS, DENIED, Attempt
+from isolation.conftest import IsolatedGateway
+from isolation.gateway_client import assert_clean, failure, is_permission_denied, rows
+from isolation.isolation_db import ACME_ROWS, GLOBEX_ROWS
+
+OWN_ROWS = {"acme": ACME_ROWS, "globex": GLOBEX_ROWS}
+SESSION_STATE = (
+    "SELECT current_setting('search_path'), current_setting('row_security'), current_setting('application_name'),"
+    " current_setting('statement_timeout'), current_setting('default_transaction_read_only'), current_user"
+)
+
+
+@pytest.fixture
+def witnesses(iso: IsolatedGateway) -> Iterator[dict[str, psycopg.Connection]]:
+    with iso.direct("acme") as acme, iso.direct("globex") as globex:
+        yield {"acme": acme, "globex": globex}
+
+
+def assert_still_itself(iso: IsolatedGateway, tenant: str) -> None:
+    """A fresh request of `tenant` (on the same pooled session) is still the tenant, with its own rows."""
+    login = iso.login(tenant)
+    with iso.connect(tenant) as conn:
+        assert rows(conn, "SELECT session_user, current_user") == [(login, login)]
+        assert rows(conn, "SELECT DISTINCT tenant FROM shared.orders") == [(tenant.removesuffix("_ro"),)]
+        assert rows(conn, "SELECT count(*) FROM shared.orders") == [(OWN_ROWS[tenant.removesuffix("_ro")],)]
+
+
+def assert_witnesses_untouched(witnesses: dict[str, psycopg.Connection]) -> None:
+    for tenant, conn in witnesses.items():
+        assert conn.execute("SELECT body FROM shared.notes").fetchall() == [(f"{tenant} note",)]
+        assert conn.execute("SELECT count(*) FROM shared.orders").fetchone() == (OWN_ROWS[tenant],)
+
+
+@pytest.mark.parametrize("attempt", ATTEMPTS, ids=[a.id for a in ATTEMPTS])
+def test_escape_attempt_fails_or_changes_nothing(
+    iso: IsolatedGateway, witnesses: dict[str, psycopg.Connection], attempt: Attempt
+) -> None:
+    sql = attempt.render(iso.names)
+    with iso.connect(attempt.tenant) as conn:
+        if attempt.sqlstate is None or attempt.multi:
+            try:
+                rows(conn, sql)
+            except flight_sql.Error as error:
+                assert_clean(error)
+        else:
+            error = failure(conn, sql)
+            assert_clean(error, *(() if "secret" in sql else ("secret",)))
+            if attempt.sqlstate == DENIED:
+                assert is_permission_denied(error), str(error)
+    assert_still_itself(iso, attempt.tenant)
+    assert_witnesses_untouched(witnesses)
+
+
+def test_search_path_into_a_foreign_schema_reaches_nothing(iso: IsolatedGateway) -> None:
+    with iso.connect("globex") as conn:
+        rows(conn, "SET search_path TO acme_private, shared")
+        missing = failure(conn, "SELECT * FROM plans")
+        assert "does not exist" in str(missing)
+        assert_clean(missing, "gold")
+
+
+@pytest.mark.parametrize(
+    "statement",
+    ["SET search_path TO acme_private", "SET row_security = off", "SET application_name = 'escaped'",
+     "SET statement_timeout = '1ms'", "SET ROLE NONE", "SELECT set_config('search_path', 'acme_private', false)",
+     "SELECT set_config('default_transaction_read_only', 'on', false)",
+     "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY",
+     "PREPARE leftover AS SELECT 1"],
+)  # fmt: skip
+def test_session_changes_do_not_outlive_the_request(iso: IsolatedGateway, statement: str) -> None:
+    with iso.connect("acme") as conn:
+        before = rows(conn, SESSION_STATE)
+        rows(conn, statement)
+    with iso.connect("acme") as conn:
+        assert rows(conn, SESSION_STATE) == before
+        assert rows(conn, "SELECT count(*) FROM shared.orders") == [(ACME_ROWS,)]
+        assert rows(conn, "SELECT count(*) FROM pg_prepared_statements WHERE name = 'leftover'") == [(0,)]
+
+
+def test_one_tenants_session_changes_never_reach_the_other(iso: IsolatedGateway) -> None:
+    with iso.connect("globex") as conn:
+        before = rows(conn, SESSION_STATE)
+    with iso.connect("acme") as conn:
+        rows(conn, "SET search_path TO acme_private")
+        rows(conn, "SET application_name = 'acme was here'")
+    with iso.connect("globex") as conn:
+        assert rows(conn, SESSION_STATE) == before
+
+
+# The read-only tenant logs in as acme's db user, which may write shared.notes: here the gateway's
+# policy and the engine's read-only transactions are what stop it.
+@pytest.mark.parametrize(
+    "statement",
+    ["INSERT INTO shared.notes (body) VALUES ('ro wrote')",
+     "INSERT INTO shared.notes (body) VALUES ('ro wrote') RETURNING id",
+     "WITH w AS (INSERT INTO shared.notes (body) VALUES ('ro wrote') RETURNING id) SELECT id FROM w",
+     "EXPLAIN ANALYZE INSERT INTO shared.notes (body) VALUES ('ro wrote')",
+     "UPDATE shared.notes SET body = 'ro wrote'", "UPDATE shared.notes SET body = 'ro wrote' RETURNING id",
+     "DELETE FROM shared.notes RETURNING id", "SELECT 1; DELETE FROM shared.notes",
+     "SET default_transaction_read_only = off", "SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE",
+     "DO $$ BEGIN INSERT INTO shared.notes (body) VALUES ('ro wrote'); END $$",
+     "SELECT set_config('default_transaction_read_only', 'off', false)",
+     "SET ROLE NONE", "SELECT id FROM shared.notes FOR UPDATE"],
+)  # fmt: skip
+def test_read_only_tenant_cannot_write(
+    iso: IsolatedGateway, witnesses: dict[str, psycopg.Connection], statement: str
+) -> None:
+    with iso.connect("acme_ro") as conn:
+        try:
+            rows(conn, statement)
+        except flight_sql.Error as error:
+            assert_clean(error)
+        # Whatever the first statement did to the session, the next write must still be refused.
+        refused = failure(conn, "INSERT INTO shared.notes (body) VALUES ('ro wrote')")
+        assert is_permission_denied(refused), str(refused)
+    assert_witnesses_untouched(witnesses)
+    assert_still_itself(iso, "acme_ro")
+
+
+def test_read_only_tenant_is_refused_by_the_gateway_before_the_database(iso: IsolatedGateway) -> None:
+    with iso.connect("acme_ro") as conn:
+        for statement in (
+            f"SET ROLE {iso.login('globex')}",
+            "CREATE TEMP TABLE t (id int)",
+            "DELETE FROM shared.notes",
+        ):
+            error = failure(conn, statement)
+            assert is_permission_denied(error), str(error)
+            assert "STATEMENT_NOT_ALLOWED" in str(error)
