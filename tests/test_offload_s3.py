@@ -97,6 +97,17 @@ def test_write_read_layout_and_sse(s3: Any, bucket: str) -> None:
     assert table.schema == SCHEMA and table["id"].to_pylist() == list(range(60_000))
 
 
+def test_sse_kms_with_a_key(s3: Any, bucket: str, moto: MotoService, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(s3io, "CHUNK", 5 * 1024 * 1024)  # the multipart path carries the settings too
+    key_id = moto.client("kms").create_key(Description="offload")["KeyMetadata"]["KeyId"]
+    store = S3Offload(f"s3://{bucket}/k", ttl_seconds=60, part_rows=10**9, client=s3, sse="aws:kms", kms_key_id=key_id)
+    result = store.write(ACME, "9" * 32, SCHEMA, (_batch(i, 100_000) for i in range(0, 400_000, 100_000)))
+    for key in _keys(s3, bucket):
+        head = s3.head_object(Bucket=bucket, Key=key)
+        assert head["ServerSideEncryption"] == "aws:kms" and key_id in head["SSEKMSKeyId"], key
+    assert _read_all(store, ACME, [p.path for p in result.parts]).num_rows == 400_000
+
+
 def test_big_parts_stream_as_multipart_uploads(s3: Any, bucket: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(s3io, "CHUNK", 5 * 1024 * 1024)  # S3's smallest part: several per Parquet file
     calls: list[str] = []
