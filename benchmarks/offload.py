@@ -23,6 +23,11 @@ record batch reached Python, and until every batch had (all from the start of th
 the CPU seconds of this process and of the gateway. Every run's row count must equal N; the
 warm-up run of each path also checks sum(v) against DuckDB. After one warm-up each, the paths
 alternate K times (the order reverses on every other round).
+
+With `--s3` the gateway offloads to `offload_target = "s3://bench/offload"` on moto's S3 server,
+started as its own process on loopback (so it competes for the same two cores). moto is an
+in-memory emulator, not S3: the figures show the gateway's S3 code path (multipart uploads,
+ranged GETs through boto3), not S3's latency or throughput.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ import math
 import os
 import queue
 import secrets
+import subprocess
 import sys
 import threading
 import time
@@ -73,6 +79,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--batch-rows", type=int, help="gateway batch_rows setting (default: the gateway's)")
     parser.add_argument("--work-dir", type=Path, help="keep data, config, offloaded parts and gateway log here")
+    parser.add_argument("--s3", action="store_true", help="offload to S3 on a local moto server instead of a directory")
     args = parser.parse_args(argv)
     try:
         args.workers = sorted({int(k) for k in args.workers.split(",") if k.strip()})
@@ -101,7 +108,46 @@ def materialize(path: Path, rows: int) -> int:
         con.close()
 
 
-def write_config(work: Path, database: Path, password: str, args: argparse.Namespace) -> Path:
+MOTO = (
+    "from moto.server import ThreadedMotoServer; import threading; "
+    "s = ThreadedMotoServer(ip_address='127.0.0.1', port=0, verbose=False); s.start(); "
+    "print(s.get_host_and_port()[1], flush=True); threading.Event().wait()"
+)
+AWS_ENV = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+class Moto:
+    """moto's S3 in its own process (not this one: it would share the client's GIL)."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter, fixed code
+            [sys.executable, "-c", MOTO], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        )
+        assert self.proc.stdout is not None
+        self.url = f"http://127.0.0.1:{int(self.proc.stdout.readline())}"
+        import boto3
+
+        self.s3 = boto3.client("s3", endpoint_url=self.url, region_name="us-east-1")  # credentials: AWS_ENV
+        self.s3.create_bucket(Bucket="bench")
+
+    def newest_result_bytes(self) -> int:
+        sizes: dict[str, tuple[Any, int]] = {}
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket="bench"):
+            for item in page.get("Contents", []):
+                job, _, name = item["Key"].rpartition("/")
+                newest, total = sizes.get(job, (item["LastModified"], 0))
+                size = item["Size"] if name.endswith(".parquet") else 0
+                sizes[job] = (max(newest, item["LastModified"]), total + size)
+        return max(sizes.values(), key=lambda v: v[0])[1] if sizes else 0
+
+    def stop(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+
+def write_config(
+    work: Path, database: Path, password: str, args: argparse.Namespace, s3_url: str | None = None
+) -> Path:
     """One tenant on `database`, one user, offload_mode auto, parts of --part-rows rows."""
 
     def s(value: object) -> str:  # a TOML basic string (JSON escaping is valid TOML)
@@ -117,6 +163,8 @@ def write_config(work: Path, database: Path, password: str, args: argparse.Names
         "offload_dir = " + s(work / "offload"),
         f"offload_part_rows = {args.part_rows}",
     ]
+    if s3_url is not None:
+        lines += ["offload_target = " + s("s3://bench/offload"), "offload_s3_endpoint_url = " + s(s3_url)]
     if args.batch_rows is not None:
         lines.append(f"batch_rows = {args.batch_rows}")
     lines += [
@@ -195,9 +243,16 @@ def run(args: argparse.Namespace, work: Path) -> str:
     v_sum = materialize(database, args.rows)
     print(f"materialized {args.rows:,} rows in {time.perf_counter() - started:.1f}s ({work})", file=sys.stderr)
     password = secrets.token_urlsafe(16)
-    config = write_config(work, database, password, args)
-    with running_gateway(["--config", str(config), "--port", "0"], log_path=work / "gateway.log") as gateway:
-        return measure(args, gateway, password, v_sum, work / "offload")
+    os.environ.update(AWS_ENV if args.s3 else {})  # moto takes any credentials; this process's client too
+    moto = Moto() if args.s3 else None
+    try:
+        config = write_config(work, database, password, args, moto.url if moto else None)
+        log = work / "gateway.log"
+        with running_gateway(["--config", str(config), "--port", "0"], log_path=log, env=AWS_ENV) as gateway:
+            return measure(args, gateway, password, v_sum, work / "offload", moto)
+    finally:
+        if moto is not None:
+            moto.stop()
 
 
 def path_names(workers: list[int]) -> dict[str, str]:
@@ -208,7 +263,9 @@ def path_names(workers: list[int]) -> dict[str, str]:
     return names
 
 
-def measure(args: argparse.Namespace, gateway: GatewayProcess, password: str, v_sum: int, offload_dir: Path) -> str:
+def measure(
+    args: argparse.Namespace, gateway: GatewayProcess, password: str, v_sum: int, offload_dir: Path, moto: Moto | None
+) -> str:
     login = {"username": USERNAME, "password": password}
 
     def connect(hint: str | None) -> Any:
@@ -284,7 +341,7 @@ def measure(args: argparse.Namespace, gateway: GatewayProcess, password: str, v_
             del result
             gc.collect()
             print(f"warm-up {name}: {warm.total:.3f}s (FlightInfo {warm.info:.3f}s)", file=sys.stderr)
-        parquet_bytes = _last_offload_bytes(offload_dir)
+        parquet_bytes = moto.newest_result_bytes() if moto else _last_offload_bytes(offload_dir)
 
         samples: dict[str, list[Sample]] = {name: [] for name in readers}
         for i in range(args.repeat):
@@ -357,13 +414,16 @@ def report(args: argparse.Namespace, samples: dict[str, list[Sample]], parquet_b
     cores = os.cpu_count() or 1
     return "\n".join(
         [
-            f"## Offload vs stream: {args.rows:,} rows × 4 columns ({date.today().isoformat()})",
+            f"## Offload{' (S3 on moto)' if args.s3 else ''} vs stream: {args.rows:,} rows × 4 columns "
+            f"({date.today().isoformat()})",
             "",
             f"Command: `{command_line()}`",
             "",
             f'Query: `{QUERY}` (id bigint, v bigint, d double, s varchar); gateway `offload_mode = "auto"`, '
             f"delivery chosen per call by the `x-flight-gateway-delivery` header; offload_part_rows "
-            f"{args.part_rows:,} → {parts} Parquet parts, {parquet_bytes / 1e6:,.0f} MB on disk; gateway "
+            f"{args.part_rows:,} → {parts} Parquet parts, {parquet_bytes / 1e6:,.0f} MB "
+            f"{'on moto S3 (an in-memory emulator in its own process on loopback, not S3)' if args.s3 else 'on disk'}; "
+            "gateway "
             f"batch_rows {args.batch_rows or 'default (65,536)'}. All times are from the start of the "
             "execute: FlightInfo = execute / execute_partitions returned (stream: the query is planned; offload: "
             "every part written), "
