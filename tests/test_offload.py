@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import json
 import time
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -17,6 +18,7 @@ import pyarrow.flight as fl
 import pyarrow.parquet as pq
 import pytest
 from conftest import PASSWORD, RunningGateway, start_gateway
+from services import MotoService
 
 from auth import Tenant, hash_password
 from auth.flight import DELIVERY_HEADER
@@ -33,20 +35,43 @@ BIG = "select range as id, range % 7 as k, 'v' || (range % 100)::varchar as s fr
 HINT_OPTION = f"adbc.flight.sql.rpc.call_header.{DELIVERY_HEADER}"
 
 
+GATEWAY_SETTINGS: dict[str, Any] = {
+    "demo": True,
+    "offload_mode": "auto",
+    "offload_part_rows": PART_ROWS,
+    "offload_threshold_bytes": 1_000_000,
+    "tenants": [{"id": "initech", "offload": "always", "offload_prefix": "custom/initech"}],
+    "users": [{"username": "initech", "password_hash": hash_password(PASSWORD), "tenant": "initech"}],
+}
+
+
 @pytest.fixture(scope="module")
 def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway]:
     """Auto mode with a 1 MB threshold; tenant `initech` always offloads, below its own prefix."""
-    running = start_gateway(
-        tmp_path_factory.mktemp("offload"),
-        demo=True,
-        offload_mode="auto",
-        offload_part_rows=PART_ROWS,
-        offload_threshold_bytes=1_000_000,
-        tenants=[{"id": "initech", "offload": "always", "offload_prefix": "custom/initech"}],
-        users=[{"username": "initech", "password_hash": hash_password(PASSWORD), "tenant": "initech"}],
-    )
+    running = start_gateway(tmp_path_factory.mktemp("offload"), **GATEWAY_SETTINGS)
     yield running
     running.gateway.shutdown()
+
+
+@pytest.fixture(scope="module", params=["local", "s3"])
+def any_gw(request: pytest.FixtureRequest) -> Iterator[RunningGateway]:
+    """`gw`, and the same gateway offloading to S3 (moto): for tests that hold for every target."""
+    if request.param == "local":
+        yield request.getfixturevalue("gw")
+        return
+    moto: MotoService = request.getfixturevalue("moto")
+    bucket = f"offload-{uuid.uuid4().hex[:12]}"
+    moto.client("s3").create_bucket(Bucket=bucket)
+    with pytest.MonkeyPatch.context() as env:  # the default credentials chain finds moto's
+        env.setenv("AWS_ACCESS_KEY_ID", moto.access_key)
+        env.setenv("AWS_SECRET_ACCESS_KEY", moto.secret_key)
+        running = start_gateway(
+            request.getfixturevalue("tmp_path_factory").mktemp("offload-s3"),
+            **GATEWAY_SETTINGS, offload_target=f"s3://{bucket}/results", offload_s3_endpoint_url=moto.endpoint_url,
+            offload_s3_region=moto.region,
+        )  # fmt: skip
+        yield running
+        running.gateway.shutdown()
 
 
 def _client(gw: RunningGateway, tenant: str = "acme", hint: str | None = None) -> tuple[fl.FlightClient, Any]:
@@ -128,27 +153,27 @@ def test_big_result_is_offloaded_in_parts_identical_to_the_stream(gw: RunningGat
     assert _sorted(pa.concat_tables(tables)).equals(streamed)
 
 
-def test_hint_header_forces_stream_or_offload(gw: RunningGateway) -> None:
-    streamed = _info(gw, BIG, hint="stream")
+def test_hint_header_forces_stream_or_offload(any_gw: RunningGateway) -> None:
+    streamed = _info(any_gw, BIG, hint="stream")
     assert len(streamed.endpoints) == 1 and streamed.endpoints[0].expiration_time is None
     assert _ticket_body(streamed.endpoints[0])["k"] == "q"
-    small = _info(gw, "select 42 as answer", hint="offload")
+    small = _info(any_gw, "select 42 as answer", hint="offload")
     assert len(small.endpoints) == 1 and small.endpoints[0].expiration_time is not None
     assert _ticket_body(small.endpoints[0])["k"] == "o"
-    assert _read(gw, small.endpoints[0].ticket).to_pylist() == [{"answer": 42}]
+    assert _read(any_gw, small.endpoints[0].ticket).to_pylist() == [{"answer": 42}]
     with pytest.raises((fl.FlightError, pa.ArrowException), match="BAD_DELIVERY_HINT|must be one of"):
-        _info(gw, "select 1", hint="carrier-pigeon")
+        _info(any_gw, "select 1", hint="carrier-pigeon")
 
 
-def test_auto_mode_offloads_big_and_streams_small(gw: RunningGateway) -> None:
-    assert _ticket_body(_info(gw, BIG).endpoints[0])["k"] == "o"
-    small = _info(gw, "select range as id from range(1000)")
+def test_auto_mode_offloads_big_and_streams_small(any_gw: RunningGateway) -> None:
+    assert _ticket_body(_info(any_gw, BIG).endpoints[0])["k"] == "o"
+    small = _info(any_gw, "select range as id from range(1000)")
     assert _ticket_body(small.endpoints[0])["k"] == "q"
 
 
-def test_auto_mode_streams_results_beyond_the_offload_cap(gw: RunningGateway) -> None:
+def test_auto_mode_streams_results_beyond_the_offload_cap(any_gw: RunningGateway) -> None:
     endless = "select range as id from range(100000000000)"  # read lazily, cancelled by the client
-    assert _ticket_body(_info(gw, endless).endpoints[0])["k"] == "q"
+    assert _ticket_body(_info(any_gw, endless).endpoints[0])["k"] == "q"
 
 
 def test_offload_growing_past_the_cap_fails_and_leaves_nothing(tmp_path: Path) -> None:
@@ -171,7 +196,7 @@ def test_tenant_mode_always_and_offload_prefix(gw: RunningGateway) -> None:
     assert _ticket_body(_info(gw, "select 7 as x", tenant="initech", hint="stream").endpoints[0])["k"] == "q"
 
 
-def test_doget_schema_equals_flightinfo_schema_after_parquet(gw: RunningGateway) -> None:
+def test_doget_schema_equals_flightinfo_schema_after_parquet(any_gw: RunningGateway) -> None:
     sql = (
         "select 12.345::decimal(18,3) as d18, 123456789012345678901.5::decimal(38,10) as d38, "
         "timestamptz '2024-03-01 12:34:56.789+02' as tz, timestamp '2024-03-01 01:02:03' as ts, "
@@ -179,37 +204,37 @@ def test_doget_schema_equals_flightinfo_schema_after_parquet(gw: RunningGateway)
         "{'a': 1, 'b': 'x'} as st, null::varchar as n, true as b, 1.5::float as f, 7::tinyint as t "
         "from range(3)"
     )
-    info = _info(gw, sql, hint="offload")
+    info = _info(any_gw, sql, hint="offload")
     assert _ticket_body(info.endpoints[0])["k"] == "o"
-    table = _read(gw, info.endpoints[0].ticket)
+    table = _read(any_gw, info.endpoints[0].ticket)
     assert table.schema == info.schema
-    assert table.schema == _streamed(gw, sql).schema
-    assert table.equals(_streamed(gw, sql))
+    assert table.schema == _streamed(any_gw, sql).schema
+    assert table.equals(_streamed(any_gw, sql))
     assert pa.types.is_timestamp(table.schema.field("tz").type) and table.schema.field("tz").type.tz
     assert table.schema.field("d38").type == pa.decimal128(38, 10)
 
 
-def test_unsupported_types_stay_streamed(gw: RunningGateway) -> None:
-    info = _info(gw, "select interval 3 day as i", hint="offload")
+def test_unsupported_types_stay_streamed(any_gw: RunningGateway) -> None:
+    info = _info(any_gw, "select interval 3 day as i", hint="offload")
     assert _ticket_body(info.endpoints[0])["k"] == "q"
 
 
-def test_offload_ticket_refused_for_another_tenant(gw: RunningGateway) -> None:
-    info = _info(gw, "select 1 as x", hint="offload")
+def test_offload_ticket_refused_for_another_tenant(any_gw: RunningGateway) -> None:
+    info = _info(any_gw, "select 1 as x", hint="offload")
     with pytest.raises(fl.FlightUnauthorizedError, match="another tenant"):
-        _read(gw, info.endpoints[0].ticket, "globex")
-    client, options = _client(gw, "globex")
+        _read(any_gw, info.endpoints[0].ticket, "globex")
+    client, options = _client(any_gw, "globex")
     request = wire.RenewFlightEndpointRequest(endpoint=info.endpoints[0].serialize())
     with pytest.raises(fl.FlightUnauthorizedError, match="another tenant"):
         list(client.do_action(fl.Action("RenewFlightEndpoint", request.SerializeToString()), options))
 
 
-def test_path_traversal_in_a_ticket_is_refused(gw: RunningGateway) -> None:
-    info = _info(gw, "select 1 as x", tenant="globex", hint="offload")
+def test_path_traversal_in_a_ticket_is_refused(any_gw: RunningGateway) -> None:
+    info = _info(any_gw, "select 1 as x", tenant="globex", hint="offload")
     part = _ticket_body(info.endpoints[0])["f"]
-    ticket = _signed_ticket(gw, "acme", 600, {"k": "o", "j": "0" * 32, "f": f"../globex/{part}"})
+    ticket = _signed_ticket(any_gw, "acme", 600, {"k": "o", "j": "0" * 32, "f": f"../globex/{part}"})
     with pytest.raises((fl.FlightError, pa.ArrowException), match="names no offloaded result"):
-        _read(gw, ticket)
+        _read(any_gw, ticket)
 
 
 def _renew(gw: RunningGateway, endpoint: fl.FlightEndpoint) -> fl.FlightEndpoint:
@@ -239,12 +264,12 @@ def test_renewal_extends_the_expiry_and_the_renewed_ticket_works(gw: RunningGate
         _renew(gw, _info(gw, "select 1", hint="stream").endpoints[0])
 
 
-def test_expired_offload_ticket_says_run_again(gw: RunningGateway) -> None:
-    info = _info(gw, "select 1 as x", hint="offload")
+def test_expired_offload_ticket_says_run_again(any_gw: RunningGateway) -> None:
+    info = _info(any_gw, "select 1 as x", hint="offload")
     body = _ticket_body(info.endpoints[0])
-    expired = _signed_ticket(gw, "acme", -5, {"k": "o", "j": body["j"], "f": body["f"]})
+    expired = _signed_ticket(any_gw, "acme", -5, {"k": "o", "j": body["j"], "f": body["f"]})
     with pytest.raises((fl.FlightError, pa.ArrowException), match="expired; run the statement again") as err:
-        _read(gw, expired)
+        _read(any_gw, expired)
     assert "TICKET_EXPIRED" in str(err.value) or isinstance(err.value, fl.FlightTimedOutError)
 
 
