@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import adbc_driver_flightsql.dbapi as flight_sql
 import psycopg
+import pyarrow as pa
 import pytest
 
 from isolation.attempts import ATTEMPTS, DENIED, Attempt
@@ -143,3 +144,36 @@ def test_read_only_tenant_is_refused_by_the_gateway_before_the_database(iso: Iso
             error = failure(conn, statement)
             assert is_permission_denied(error), str(error)
             assert "STATEMENT_NOT_ALLOWED" in str(error)
+
+
+@pytest.mark.parametrize("tenant", ["acme", "acme_ro"])
+def test_bulk_ingest_cannot_plant_rows_for_the_other_tenant(
+    iso: IsolatedGateway, witnesses: dict[str, psycopg.Connection], tenant: str
+) -> None:
+    planted = pa.table({"db_user": [iso.login("globex")], "body": ["planted by ingest"]})
+    with iso.connect(tenant) as conn, conn.cursor() as cur:
+        with pytest.raises(flight_sql.Error) as appended:
+            cur.adbc_ingest("notes", planted, mode="append", db_schema_name="shared")
+        assert_clean(appended.value)
+        with pytest.raises(flight_sql.Error) as created:
+            cur.adbc_ingest("planted", planted, mode="create", db_schema_name="shared")
+        assert_clean(created.value)
+    assert_witnesses_untouched(witnesses)
+    with iso.direct("acme") as conn:
+        assert conn.execute("SELECT to_regclass('shared.planted')").fetchone() == (None,)
+
+
+INGEST_STATUS = (
+    "the ADBC PostgreSQL driver raises 'Failed to create table' without a SQLSTATE (only its UNAUTHORIZED "
+    "status), so engines/postgres_errors.py answers INTERNAL ENGINE_ERROR instead of PERMISSION_DENIED"
+)
+
+
+@pytest.mark.parametrize(
+    "tenant", [pytest.param("acme", marks=pytest.mark.xfail(strict=True, reason=INGEST_STATUS)), "acme_ro"]
+)
+def test_bulk_ingest_without_privilege_is_permission_denied(iso: IsolatedGateway, tenant: str) -> None:
+    rows_ = pa.table({"body": ["x"]})
+    with iso.connect(tenant) as conn, conn.cursor() as cur, pytest.raises(flight_sql.Error) as created:
+        cur.adbc_ingest("planted", rows_, mode="create", db_schema_name="shared")
+    assert is_permission_denied(created.value), str(created.value)
