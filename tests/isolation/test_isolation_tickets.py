@@ -114,3 +114,15 @@ def test_a_write_handle_replayed_by_the_read_only_tenant_is_refused(iso: Isolate
             writer.done_writing()
             reader.read()
             writer.close()
+
+
+def test_another_tenant_cannot_cancel_a_query(iso: IsolatedGateway) -> None:
+    client, options = iso.flight("acme")
+    with client:
+        descriptor = fl.FlightDescriptor.for_command(pack(pb.CommandStatementQuery(query=QUERY)))
+        info = client.get_flight_info(descriptor, options)
+        thief, thief_options = iso.flight("globex")
+        with thief, pytest.raises(fl.FlightUnauthorizedError):
+            request = pack(pb.ActionCancelQueryRequest(info=info.serialize()))
+            list(thief.do_action(fl.Action("CancelQuery", request), thief_options))
+        assert client.do_get(info.endpoints[0].ticket, options).read_all().num_rows == ACME_ROWS
