@@ -109,18 +109,29 @@ def test_sse_kms_with_a_key(s3: Any, bucket: str, moto: MotoService, monkeypatch
 
 
 def test_big_parts_stream_as_multipart_uploads(s3: Any, bucket: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A part goes up in chunks while the engine still produces batches: memory holds a chunk, not the part."""
     monkeypatch.setattr(s3io, "CHUNK", 5 * 1024 * 1024)  # S3's smallest part: several per Parquet file
-    calls: list[str] = []
+    uploads: list[int] = []
     real = s3.upload_part
 
     def counting(**kwargs: Any) -> Any:
-        calls.append(kwargs["Key"])
+        uploads.append(len(kwargs["Body"]))
         return real(**kwargs)
 
     monkeypatch.setattr(s3, "upload_part", counting)
+    uploaded_before_the_last_batch = []
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for start in range(0, 600_000, 100_000):
+            if start == 500_000:
+                uploaded_before_the_last_batch.append(len(uploads))
+            yield _batch(start, 100_000)
+
     store = S3Offload(f"s3://{bucket}", ttl_seconds=60, part_rows=10**9, client=s3)
-    result = store.write(ACME, "b" * 32, SCHEMA, (_batch(i, 100_000) for i in range(0, 600_000, 100_000)))
-    assert len(result.parts) == 1 and len(calls) >= 2  # one file, uploaded in chunks
+    result = store.write(ACME, "b" * 32, SCHEMA, batches())
+    assert len(result.parts) == 1 and len(uploads) >= 2  # one file, uploaded in chunks
+    assert uploaded_before_the_last_batch[0] >= 1  # streaming, not buffering the whole part
+    assert max(uploads) == s3io.CHUNK  # no request body larger than a chunk
     assert _read_all(store, ACME, [result.parts[0].path])["id"].to_pylist() == list(range(600_000))
 
 

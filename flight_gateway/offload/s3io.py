@@ -86,8 +86,10 @@ class MultipartSink(io.RawIOBase):
             self._buffer += view
             self._position += len(view)
             while len(self._buffer) >= CHUNK:
-                self._upload(bytes(self._buffer[:CHUNK]))
+                with memoryview(self._buffer) as buffered:
+                    chunk = bytes(buffered[:CHUNK])
                 del self._buffer[:CHUNK]
+                self._upload(chunk)
         except BaseException:
             self._failed = True
             raise
