@@ -36,6 +36,12 @@ ATTEMPTS = [
     Attempt("set-role-table-owner", "SET ROLE {owner}", DENIED),
     Attempt("reset-role", "RESET ROLE", None),
     Attempt("set-role-none", "SET ROLE NONE", None),
+    Attempt("reset-session-authorization", "RESET SESSION AUTHORIZATION", None),
+    Attempt(
+        "row-security-off-inside-a-query",
+        "SELECT set_config('row_security', 'off', true), (SELECT count(*) FROM shared.orders)",
+        None,
+    ),  # fmt: skip
     Attempt("set-session-authorization", "SET SESSION AUTHORIZATION {other}", DENIED),
     Attempt("set-config-role", "SELECT set_config('role', '{other}', false)", DENIED),
     Attempt(
@@ -86,6 +92,11 @@ ATTEMPTS = [
     Attempt(
         "insert-row-for-other-tenant", "INSERT INTO shared.notes (db_user, body) VALUES ('{other}', 'planted')", DENIED
     ),
+    # The other tenant's note has id 2: the collision tells that much (as PostgreSQL does), but
+    # with RLS on, PostgreSQL leaves the key's values out of the message.
+    Attempt(
+        "insert-colliding-with-other-tenants-key", "INSERT INTO shared.notes (id, body) VALUES (2, 'collide')", "23505"
+    ),  # fmt: skip
     Attempt("move-own-row-to-other-tenant", "UPDATE shared.notes SET db_user = '{other}'", DENIED),
     Attempt("update-other-tenants-rows", "UPDATE shared.notes SET body = 'defaced' WHERE db_user = '{other}'", None),
     Attempt("delete-other-tenants-rows", "DELETE FROM shared.notes WHERE db_user = '{other}'", None),

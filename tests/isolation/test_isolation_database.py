@@ -111,6 +111,7 @@ def test_escape_attempt_fails_or_changes_nothing(
             with pytest.raises(psycopg.Error) as caught:
                 conn.execute(attempt.render(isolation_db))
             assert caught.value.sqlstate == attempt.sqlstate
+            assert "globex note" not in f"{caught.value} {caught.value.diag.message_detail}"
             if conn.info.transaction_status == psycopg.pq.TransactionStatus.INERROR:
                 conn.execute("ROLLBACK")
         assert_still_itself(conn, isolation_db, tenant)

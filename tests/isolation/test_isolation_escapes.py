@@ -61,7 +61,7 @@ def test_escape_attempt_fails_or_changes_nothing(
                 assert_clean(error)
         else:
             error = failure(conn, sql)
-            assert_clean(error, *(() if "secret" in sql else ("secret",)))
+            assert_clean(error, "globex note", "(2)", *(() if "secret" in sql else ("secret",)))
             if attempt.sqlstate == DENIED:
                 assert is_permission_denied(error), str(error)
     assert_still_itself(iso, attempt.tenant)
@@ -102,6 +102,13 @@ def test_one_tenants_session_changes_never_reach_the_other(iso: IsolatedGateway)
         rows(conn, "SET application_name = 'acme was here'")
     with iso.connect("globex") as conn:
         assert rows(conn, SESSION_STATE) == before
+
+
+def test_a_lock_left_by_one_tenant_does_not_block_the_other(iso: IsolatedGateway) -> None:
+    with iso.connect("acme") as conn:
+        rows(conn, "SELECT pg_advisory_lock(4242)")  # session-level: outlives the statement
+    with iso.connect("globex") as conn:
+        assert rows(conn, "SELECT pg_try_advisory_lock(4242), pg_advisory_unlock(4242)") == [(True, True)]
 
 
 # The read-only tenant logs in as acme's db user, which may write shared.notes: here the gateway's
