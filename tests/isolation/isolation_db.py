@@ -13,6 +13,7 @@ What the database decides:
 * `shared.audit_log`: no privilege at all for tenants.
 * `acme_private`: USAGE for acme only.
 * `shared.order_totals`: a security_invoker view (the policy applies to the caller, not the owner).
+* `shared.secret_notes_as_owner()`: a SECURITY DEFINER function reading the hidden column as the owner.
 * `dblink` is installed, as it often is, to prove a tenant cannot use it to log in as someone else.
 * `REVOKE ALL ON DATABASE … FROM PUBLIC`: no TEMP (no temp objects shadowing definer functions),
   CONNECT only for the tenant logins.
@@ -101,6 +102,12 @@ CREATE TABLE acme_private.plans (
 CREATE VIEW shared.order_totals WITH (security_invoker = true) AS
     SELECT tenant, count(*) AS orders, sum(amount) AS total FROM shared.orders GROUP BY tenant;
 
+-- A SECURITY DEFINER trap: it runs as the owner, who may read every column, yet FORCE ROW LEVEL
+-- SECURITY binds the owner and current_user inside it is the owner, so it sees no tenant's rows.
+CREATE FUNCTION shared.secret_notes_as_owner() RETURNS text LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog AS 'SELECT string_agg(secret_note, '','') FROM shared.orders';
+REVOKE ALL ON FUNCTION shared.secret_notes_as_owner() FROM PUBLIC;
+
 INSERT INTO shared.customers VALUES (1, {acme_literal}, 'Acme Corp'), (2, {globex_literal}, 'Globex Inc');
 INSERT INTO shared.orders
     SELECT i, {acme_literal}, 'acme', 1, i * 10, 'acme secret ' || i FROM generate_series(1, {acme_rows}) AS i;
@@ -127,6 +134,7 @@ GRANT SELECT ON shared.customers, shared.order_totals TO {acme}, {globex};
 GRANT SELECT (id, tenant, customer_id, amount) ON shared.orders TO {acme}, {globex};
 GRANT SELECT, INSERT, UPDATE, DELETE ON shared.notes TO {acme}, {globex};
 GRANT SELECT ON acme_private.plans TO {acme};
+GRANT EXECUTE ON FUNCTION shared.secret_notes_as_owner() TO {acme}, {globex};
 RESET ROLE;
 """
 

@@ -55,6 +55,7 @@ def test_each_login_sees_only_its_rows(postgres: PostgresService, isolation_db: 
         assert_still_itself(conn, isolation_db, tenant)
         assert conn.execute("SELECT tenant, orders FROM shared.order_totals").fetchall() == [(tenant, OWN_ROWS[tenant])]
         assert len(conn.execute("SELECT * FROM shared.customers").fetchall()) == 1
+        assert conn.execute("SELECT shared.secret_notes_as_owner()").fetchone() == (None,)
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("SELECT * FROM shared.orders")
 

@@ -44,6 +44,12 @@ def test_plain_queries_see_only_own_rows(iso: IsolatedGateway, tenant: str) -> N
 
 
 @pytest.mark.parametrize("tenant", TENANTS)
+def test_a_security_definer_function_does_not_widen_the_rows(iso: IsolatedGateway, tenant: str) -> None:
+    with iso.connect(tenant) as conn:
+        assert rows(conn, "SELECT shared.secret_notes_as_owner()") == [(None,)]
+
+
+@pytest.mark.parametrize("tenant", TENANTS)
 def test_result_columns_are_the_granted_ones(iso: IsolatedGateway, tenant: str) -> None:
     with iso.connect(tenant) as conn, conn.cursor() as cur:
         cur.execute("SELECT id, tenant, customer_id, amount FROM shared.orders")
