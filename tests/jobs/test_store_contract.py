@@ -18,7 +18,9 @@ from typing import Any
 
 import boto3
 import pytest
+from moto.server import DomainDispatcherApplication, MotoRequestHandler, ThreadedMotoServer, create_backend_app
 from services import MotoService
+from werkzeug.serving import make_server
 
 from flight_gateway.jobs import Instance, Job, JobHousekeeper, JobState, JobStore, SqliteJobStore
 from flight_gateway.jobs.dynamodb import DynamoDBJobStore
@@ -45,6 +47,30 @@ def make_job(tenant: str = "acme", state: JobState = JobState.QUEUED, **fields: 
 Replicas = Callable[[], tuple[JobStore, JobStore]]
 
 
+class _SerialMotoServer(ThreadedMotoServer):
+    """moto answering one request at a time. moto's threaded server does not apply a conditional
+    write atomically (two replicas' updates can both pass one condition); DynamoDB does, per
+    item, and a server that serializes requests models exactly that, while the replicas' calls
+    still interleave between requests as they would against DynamoDB."""
+
+    def _server_entry(self) -> None:
+        app = DomainDispatcherApplication(create_backend_app)
+        self._server = make_server(self._ip_address, self._port, app, False, request_handler=MotoRequestHandler)
+        self._server_ready_event.set()
+        self._server.serve_forever()
+
+
+@pytest.fixture(scope="module")
+def dynamodb() -> Iterator[MotoService]:
+    server = _SerialMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield MotoService(f"http://{host}:{port}")
+    finally:
+        server.stop()
+
+
 @pytest.fixture(params=["sqlite", "dynamodb"])
 def replicas(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Replicas]:
     """Opens two stores over the same data; the first is `store`."""
@@ -54,7 +80,7 @@ def replicas(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Replica
         def open_one() -> JobStore:
             return SqliteJobStore(tmp_path / "jobs.sqlite3")
     else:
-        moto: MotoService = request.getfixturevalue("moto")
+        moto: MotoService = request.getfixturevalue("dynamodb")
         session = boto3.Session(
             aws_access_key_id=moto.access_key, aws_secret_access_key=moto.secret_key, region_name=moto.region
         )
