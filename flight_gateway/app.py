@@ -34,6 +34,7 @@ from flight_gateway.engines.base import Engine
 from flight_gateway.engines.demo import demo_database
 from flight_gateway.engines.duckdb import DuckDBEngine
 from flight_gateway.engines.postgres_setup import postgres_engines
+from flight_gateway.engines.redshift import redshift_engines
 from flight_gateway.execution import Executor
 from flight_gateway.jobs import JobHousekeeper, JobStore, SqliteJobStore
 from flight_gateway.jobs.idempotency import RequestIds
@@ -247,7 +248,7 @@ def build(settings: Settings) -> Gateway:
         settings.auth_max_failures, settings.auth_failure_window_seconds, settings.auth_lockout_seconds
     )
     duck = DuckDBEngine({t.id: t.database or ":memory:" for t in tenants.values() if t.engine == "duckdb"})
-    engines: dict[str, Engine] = {"duckdb": duck, **postgres_engines(settings)}
+    engines: dict[str, Engine] = {"duckdb": duck, **postgres_engines(settings), **redshift_engines(settings)}
     mapping = _certificate_mapping(settings, tenants)
     tls, tls_banner = _tls(settings)
     banner += tls_banner

@@ -1,0 +1,290 @@
+"""The Redshift engine: per-tenant pools of psycopg connections logged in as the tenant's
+database user (password, Secrets Manager or IAM temporary credentials), WLM query group and
+statement timeout set per connection, results decoded from Redshift's text format to Arrow in
+bulk, catalog from the SVV_* views, huge results UNLOADed to S3 (`redshift_unload`).
+
+It shares the PostgreSQL engine's pool (`postgres_pool`) and SQLSTATE mapping
+(`postgres_errors`); it does not share its ADBC driver, which cannot read from Redshift (no
+COPY TO STDOUT there, and adbc-driver-postgresql 1.13 dropped its Redshift mode).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+import pyarrow as pa
+from psycopg import generators
+
+from auth import Tenant
+from flight_gateway.config import RedshiftEngineConfig, Settings, TenantConfig
+from flight_gateway.engines.base import EngineInfo, IngestTarget, StatementKind, StatementShape
+from flight_gateway.engines.postgres_errors import connection_lost, map_postgres_error
+from flight_gateway.engines.postgres_pool import ConnectionPool, Connector, Lease
+from flight_gateway.engines.redshift_catalog import RedshiftCatalog
+from flight_gateway.engines.redshift_connection import check_query_group, connector
+from flight_gateway.engines.redshift_credentials import RedshiftCredentials
+from flight_gateway.engines.redshift_types import BatchDecoder, arrow_type
+from flight_gateway.errors import GatewayError, Status, invalid, unimplemented
+
+log = logging.getLogger("flight_gateway.engines.redshift")
+Conn = psycopg.Connection[tuple[str | None, ...]]
+
+_FIRST_WORD = re.compile(r"^\s*(?:(?:--[^\n]*\n)|(?:/\*.*?\*/)|\s)*([A-Za-z]+)", re.DOTALL)
+_DML = {"INSERT", "UPDATE", "DELETE", "MERGE", "COPY", "UNLOAD"}
+_DDL = {"CREATE", "DROP", "ALTER", "TRUNCATE", "GRANT", "REVOKE", "COMMENT"}
+_READS = {"SELECT", "WITH", "SHOW", "EXPLAIN", "VALUES"}
+_REFUSED = {"BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT", "SET", "RESET"}
+_EXPLAIN_ROWS = re.compile(rb"rows=(\d+)")
+# Rows fetched from libpq per round of the stream (chunked-rows mode); batches are cut from them.
+_FETCH_ROWS = 8192
+
+
+def first_word(sql: str) -> str:
+    match = _FIRST_WORD.match(sql)
+    return match.group(1).upper() if match else ""
+
+
+def _values(params: pa.RecordBatch | None) -> list[list[Any]]:
+    if params is None or params.num_columns == 0:
+        return [[]]
+    columns = [params.column(i).to_pylist() for i in range(params.num_columns)]
+    return [list(row) for row in zip(*columns, strict=True)]
+
+
+class RedshiftSession:
+    """One pooled connection, acting as the tenant's database user; serves one call at a time."""
+
+    def __init__(self, lease: Lease[Conn], tenant: Tenant, engine: RedshiftEngine) -> None:
+        self._lease = lease
+        self._tenant = tenant
+        self._engine = engine
+        self._shape: tuple[str, StatementShape, list[int]] | None = None
+        self._cancel_requested = False
+
+    @property
+    def connection(self) -> Conn:
+        return self._lease.conn
+
+    def _error(self, exc: BaseException) -> GatewayError:
+        if connection_lost(exc):
+            self._lease.broken = True
+        return map_postgres_error(exc, cancel_requested=self._cancel_requested)
+
+    def describe(self, sql: str, params: pa.RecordBatch | None = None) -> StatementShape:
+        if self._shape is not None and self._shape[0] == sql:
+            return self._shape[1]  # ADBC clients describe, then execute: one round trip saved
+        word = first_word(sql)
+        if word in _REFUSED:
+            raise GatewayError(
+                Status.PERMISSION_DENIED,
+                "STATEMENT_NOT_ALLOWED",
+                f"{word} is not allowed through the gateway: each statement runs in its own transaction, "
+                "with the tenant's session settings",
+            )
+        conn = self.connection
+        try:
+            # The unnamed statement: Parse + Describe, nothing runs and nothing is kept. Sent the
+            # way psycopg sends everything (non-blocking, flushed, waited on), not libpq's PQprepare.
+            conn.pgconn.send_prepare(b"", sql.encode())
+            _check(conn.wait(generators.execute(conn.pgconn)))
+            conn.pgconn.send_describe_prepared(b"")
+            described = _check(conn.wait(generators.execute(conn.pgconn)))
+        except psycopg.Error as exc:
+            raise self._error(exc) from exc
+        names = [(described.fname(i) or b"?").decode() for i in range(described.nfields)]
+        oids = [described.ftype(i) for i in range(described.nfields)]
+        schema = pa.schema(
+            [pa.field(n, arrow_type(o, described.fmod(i))) for i, (n, o) in enumerate(zip(names, oids, strict=True))]
+        )
+        parameters = pa.schema(
+            [pa.field(f"${i + 1}", arrow_type(described.param_type(i))) for i in range(described.nparams)]
+        )
+        if described.nfields:
+            kind = StatementKind.QUERY
+        elif word in _DML:
+            kind = StatementKind.DML
+        elif word in _DDL:
+            kind = StatementKind.DDL
+        else:
+            kind = StatementKind.OTHER
+        shape = StatementShape(kind, schema, parameters)
+        self._shape = (sql, shape, oids)
+        return shape
+
+    def execute(self, sql: str, params: pa.RecordBatch | None, batch_rows: int) -> pa.RecordBatchReader:
+        rows = _values(params)
+        if len(rows) != 1:
+            raise invalid("TOO_MANY_PARAMETER_ROWS", "a query takes exactly one row of parameters")
+        shape = self.describe(sql, params)
+        if shape.kind is not StatementKind.QUERY:
+            raise invalid("NO_RESULT", "the statement returns no result set; run it as an update")
+        assert self._shape is not None  # noqa: S101 - describe() just set it
+        decode = BatchDecoder(shape.schema, self._shape[2])
+        stream = self._stream(sql, rows[0], batch_rows, decode, retry=first_word(sql) in _READS)
+        return pa.RecordBatchReader.from_batches(shape.schema, stream)
+
+    def _stream(
+        self, sql: str, values: list[Any], batch_rows: int, decode: BatchDecoder, *, retry: bool
+    ) -> Iterator[pa.RecordBatch]:
+        pending: list[tuple[str | None, ...]] = []
+        sent = 0
+        try:
+            cursor = psycopg.RawCursor(self.connection)
+            try:
+                for row in cursor.stream(sql, values or None, size=_FETCH_ROWS):
+                    pending.append(row)
+                    if len(pending) >= batch_rows:
+                        batch, pending = decode(pending), []
+                        sent += 1
+                        yield batch
+            finally:
+                cursor.close()
+        except psycopg.Error as exc:
+            # A read that lost its connection before sending anything is safe to run again, once.
+            if retry and sent == 0 and connection_lost(exc) and not self._cancel_requested:
+                log.info("redshift: connection lost before the first batch; retrying the query once")
+                self._lease.replace()
+                yield from self._stream(sql, values, batch_rows, decode, retry=False)
+                return
+            raise self._error(exc) from exc
+        if pending or sent == 0:
+            yield decode(pending)
+
+    def estimate_rows(self, sql: str, params: pa.RecordBatch | None) -> int | None:
+        if first_word(sql) not in ("SELECT", "WITH"):
+            return None
+        try:
+            cursor = psycopg.RawCursor(self.connection)
+            with cursor:
+                cursor.execute("EXPLAIN " + sql, _values(params)[0] or None)
+                first = cursor.fetchone()
+        except psycopg.Error:
+            return None  # no estimate is not an error: the result is streamed
+        match = _EXPLAIN_ROWS.search(str(first[0] if first else "").encode())
+        return int(match.group(1)) if match else None
+
+    def execute_update(self, sql: str, params: pa.RecordBatch | None) -> int:
+        word = first_word(sql)
+        if word in _REFUSED:
+            self.describe(sql)  # raises the refusal
+        total = 0
+        try:
+            cursor = psycopg.RawCursor(self.connection)
+            with cursor:
+                for row in _values(params) if params is not None and params.num_rows else [[]]:
+                    cursor.execute(sql, row or None)
+                    total += max(cursor.rowcount, 0)
+        except psycopg.Error as exc:  # never retried: a write may have happened
+            raise self._error(exc) from exc
+        return total
+
+    def ingest(self, target: IngestTarget, data: pa.RecordBatchReader) -> int:
+        raise unimplemented(
+            "INGEST_NOT_SUPPORTED",
+            "bulk ingest into Redshift is not supported by the gateway; load with COPY from S3 instead",
+        )
+
+    def catalog(self) -> RedshiftCatalog:
+        return RedshiftCatalog(self._rows)
+
+    def _rows(self, sql: str, values: list[Any]) -> list[tuple[Any, ...]]:
+        try:
+            cursor = psycopg.RawCursor(self.connection)
+            with cursor:
+                cursor.execute(sql, values or None)
+                return list(cursor.fetchall())
+        except psycopg.Error as exc:
+            raise self._error(exc) from exc
+
+    def cancel(self) -> None:
+        self._cancel_requested = True
+        try:
+            self.connection.cancel_safe(timeout=10)
+        except (psycopg.Error, GatewayError) as exc:
+            log.info("redshift: cancel request failed: %s", type(exc).__name__)
+
+
+def _check(results: list[Any]) -> Any:
+    for result in results:
+        if result.status == psycopg.pq.ExecStatus.FATAL_ERROR:
+            raise psycopg.errors.error_from_result(result, encoding="utf-8")
+    return results[-1]
+
+
+class RedshiftEngine:
+    dialect = "redshift"
+
+    def __init__(
+        self,
+        config: RedshiftEngineConfig,
+        tenants: Mapping[str, TenantConfig],
+        *,
+        credentials: RedshiftCredentials | None = None,
+    ) -> None:
+        self.name = config.name
+        self.config = config
+        for tenant in tenants.values():
+            check_query_group(tenant.id, tenant.wlm_query_group)
+        self._credentials = credentials or RedshiftCredentials(config, tenants)
+        self._open = connector(config, self._credentials)
+        self._pools: dict[str, ConnectionPool[Conn]] = {}
+        self._lock = threading.Lock()
+
+    def info(self) -> EngineInfo:
+        from flight_gateway.engines.redshift_catalog import redshift_info
+
+        return redshift_info()
+
+    def _pool(self, tenant: Tenant) -> ConnectionPool[Conn]:
+        with self._lock:
+            pool = self._pools.get(tenant.id)
+            if pool is None:
+                pool = self._pools[tenant.id] = ConnectionPool(
+                    f"{self.name}/{tenant.id}",
+                    self.config.pool,
+                    Connector(
+                        open=lambda: self._open(tenant),
+                        check=_check_alive,
+                        reset=_reset,
+                        close=lambda conn: conn.close(),
+                    ),
+                )
+            return pool
+
+    @contextmanager
+    def session(self, tenant: Tenant) -> Iterator[RedshiftSession]:
+        with self._pool(tenant).connection() as lease:
+            yield RedshiftSession(lease, tenant, self)
+
+    def close(self) -> None:
+        with self._lock:
+            pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            pool.close()
+
+
+def _check_alive(conn: Conn) -> None:
+    conn.execute(b"select 1").fetchall()
+
+
+def _reset(conn: Conn) -> None:
+    if conn.closed or conn.broken:
+        raise ConnectionError("the connection is gone")
+    if conn.pgconn.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        conn.rollback()
+
+
+def redshift_engines(settings: Settings) -> dict[str, RedshiftEngine]:
+    """One engine per `type = "redshift"` entry, with the tenants that name it."""
+    engines: dict[str, RedshiftEngine] = {}
+    for config in settings.engines:
+        if isinstance(config, RedshiftEngineConfig):
+            tenants = {t.id: t for t in settings.tenants if t.engine == config.name}
+            engines[config.name] = RedshiftEngine(config, tenants)
+    return engines
