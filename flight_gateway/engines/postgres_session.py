@@ -70,6 +70,12 @@ def _error_reporting_reader(cursor: Cursor) -> pa.RecordBatchReader:
     return reader if isinstance(reader, pa.RecordBatchReader) else cursor.fetch_record_batch()
 
 
+def _copyable(sql: str) -> str:
+    """The driver runs a query as `COPY (<sql>) TO STDOUT`: a trailing `-- comment` would swallow
+    the closing parenthesis and a trailing semicolon would end the COPY early."""
+    return sql.rstrip().rstrip(";").rstrip() + "\n"
+
+
 def _next_batch(reader: pa.RecordBatchReader) -> pa.RecordBatch | None:
     try:
         return reader.read_next_batch()
@@ -184,7 +190,7 @@ class PostgresSession:
             cursor.adbc_statement.set_options(
                 **{"adbc.postgresql.batch_size_hint_bytes": str(self._engine.batch_size_hint_bytes)}
             )
-            cursor.execute(sql, bound)
+            cursor.execute(_copyable(sql), bound)
             reader = _error_reporting_reader(cursor)
             # The first batch is read here, so a failure before any row (most runtime errors,
             # serialization failures) surfaces before the stream starts and can be retried.

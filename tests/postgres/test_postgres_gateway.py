@@ -62,3 +62,10 @@ def test_parameters_and_updates(gw: RunningGateway, db: PgDatabase, tmp_path: Pa
         assert cur.fetchall() == [("bob",)]
         cur.execute("delete from orders where id >= 10")
         assert cur.fetchall() == [(1,)]
+
+
+@pytest.mark.parametrize("sql", ["select 1 as one -- a trailing comment", "select 1 as one;  ", "select 1 as one\n;"])
+def test_trailing_comment_or_semicolon(gw: RunningGateway, sql: str) -> None:
+    with gw.connect("alice") as conn, conn.cursor() as cur:
+        cur.execute(sql)
+        assert cur.fetchall() == [(1,)]
