@@ -116,8 +116,12 @@ class PostgresEngine:
         try:
             return adbc_postgres.connect(_conninfo(self.connection_params(tenant)), autocommit=True)
         except DriverError as exc:
-            if login.forget is not None and (sqlstate_of(exc) or "").startswith("28"):
-                login.forget()  # a rotated secret: read it again next time
+            if login.forget is None or not (sqlstate_of(exc) or "").startswith("28"):
+                raise self.map_error(exc) from exc
+        login.forget()  # the cached secret may have been rotated: read it again, once
+        try:
+            return adbc_postgres.connect(_conninfo(self.connection_params(tenant)), autocommit=True)
+        except DriverError as exc:
             raise self.map_error(exc) from exc
 
     # -- 2. session setup ------------------------------------------------------------------------
