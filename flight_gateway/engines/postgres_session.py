@@ -269,6 +269,8 @@ class PostgresSession:
         bound = self._parameters(sql, params) if params is not None and params.num_columns else None
 
         def work(cursor: Cursor) -> int | None:
+            # EXPLAIN cannot run inside the COPY the driver wraps queries in.
+            cursor.adbc_statement.set_options(**{"adbc.postgresql.use_copy": "false"})
             cursor.execute(f"explain (format json) {sql}", bound)
             plan = json.loads(cursor.fetchone()[0])
             rows = plan[0]["Plan"].get("Plan Rows")
