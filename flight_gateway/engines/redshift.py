@@ -203,11 +203,16 @@ class RedshiftSession:
             raise self._error(exc) from exc
 
     def cancel(self) -> None:
+        """Cancel the running statement with pg_cancel_backend from a second connection of the same
+        user (Redshift lets a user cancel its own sessions), which answers whether a backend was
+        signalled, unlike the protocol's fire-and-forget CancelRequest."""
         self._cancel_requested = True
+        pid = self.connection.info.backend_pid
         try:
-            self.connection.cancel_safe(timeout=10)
+            with self._engine.side_connection(self._tenant) as side:
+                side.execute(b"SELECT pg_cancel_backend(%d)" % pid).fetchall()
         except (psycopg.Error, GatewayError) as exc:
-            log.info("redshift: cancel request failed: %s", type(exc).__name__)
+            log.info("redshift: cancel of backend %s failed: %s", pid, type(exc).__name__)
 
 
 def _check(results: list[Any]) -> Any:
@@ -256,6 +261,15 @@ class RedshiftEngine:
                     ),
                 )
             return pool
+
+    @contextmanager
+    def side_connection(self, tenant: Tenant) -> Iterator[Conn]:
+        """A connection outside the pool (for cancelling): never blocked by a busy pool."""
+        conn = self._open(tenant)
+        try:
+            yield conn
+        finally:
+            conn.close()
 
     @contextmanager
     def session(self, tenant: Tenant) -> Iterator[RedshiftSession]:
