@@ -110,7 +110,8 @@ class ClientSession:
         self.role, iam = backend_role(login_user)
         self.database = params.get("database") or login_user
         try:
-            authenticate(self.client, login_user, self.role, self.host.stored_password(self.role), iam)
+            stored = self.host.stored_password(self.role)
+            authenticate(self.client, login_user, self.role, stored, iam, "client_protocol_version" in params)
         except AuthenticationFailed as exc:
             self._fatal("28P01", str(exc))
             return None
@@ -225,6 +226,7 @@ class ClientSession:
             self._statements[name] = sql
             rewritten = self._rewrite(sql, execute=False)
             return wire.message(kind, body) if rewritten is None else wire.parse_message(name, rewritten, types)
+        self.cancelled.clear()  # a cancel request only counts for the statement it arrives during
         if kind == b"Q":
             sql = wire.query_text(body)
             fault = self.host.faults.take(self.role, sql)
@@ -252,7 +254,6 @@ class ClientSession:
             return failing(fault.sqlstate, fault.message)
         self._flush(out)
         if fault.kind == "delay":
-            self.cancelled.clear()
             if self.cancelled.wait(fault.seconds):
                 return failing("57014", "canceling statement due to user request")
             return original

@@ -60,6 +60,19 @@ def test_wrong_password_is_refused_like_postgres(rs_connect: Any) -> None:
     assert caught.value.args[0]["C"] == "28P01"
 
 
+def test_scram_stored_password_gets_a_scram_exchange(redshift_sim: RedshiftSimulator, rs_connect: Any) -> None:
+    with redshift_sim.backend_connect("postgres") as conn:
+        conn.execute("SET password_encryption = 'scram-sha-256'")
+        conn.execute("DROP ROLE IF EXISTS sim_scram")
+        conn.execute("CREATE ROLE sim_scram LOGIN PASSWORD 'scram-secret'")
+    cursor = rs_connect(user="sim_scram", password="scram-secret", database="postgres").cursor()
+    cursor.execute("select current_user")
+    assert cursor.fetchone()[0] == "sim_scram"
+    with pytest.raises(redshift_connector.ProgrammingError) as caught:
+        rs_connect(user="sim_scram", password="not-it", database="postgres")
+    assert caught.value.args[0]["C"] == "28P01"
+
+
 def test_unknown_database_is_reported(rs_connect: Any) -> None:
     with pytest.raises(redshift_connector.ProgrammingError) as caught:
         rs_connect(database="no_such_db")
