@@ -13,10 +13,15 @@ from flight_gateway.engines.base import Engine
 from flight_gateway.errors import GatewayError, Status
 from flight_gateway.protocol import schemas
 from flight_gateway.protocol.sqlinfo import SqlInfoValue, build_sql_info_table, default_sql_info
-from flight_gateway.protocol.xdbc import DUCKDB_XDBC_TYPES, XdbcType, build_xdbc_type_info_table
+from flight_gateway.protocol.xdbc import (
+    DUCKDB_XDBC_TYPES,
+    POSTGRES_XDBC_TYPES,
+    XdbcType,
+    build_xdbc_type_info_table,
+)
 
 SERVER_NAME = "flight-gateway"
-_XDBC_TYPES: dict[str, tuple[XdbcType, ...]] = {"duckdb": DUCKDB_XDBC_TYPES}
+_XDBC_TYPES: dict[str, tuple[XdbcType, ...]] = {"duckdb": DUCKDB_XDBC_TYPES, "postgres": POSTGRES_XDBC_TYPES}
 
 
 class ServerInfo:
@@ -59,4 +64,5 @@ class ServerInfo:
         return build_sql_info_table(self._values(ctx), requested)
 
     def xdbc_types(self, ctx: RequestContext, data_type: int | None) -> pa.Table:
-        return build_xdbc_type_info_table(_XDBC_TYPES.get(ctx.tenant.engine, ()), data_type)
+        # Keyed by dialect: engines are named in the config, their type systems by technology.
+        return build_xdbc_type_info_table(_XDBC_TYPES.get(self._engine(ctx).dialect, ()), data_type)

@@ -148,3 +148,18 @@ def test_adbc_get_objects_through_the_driver(gw: RunningGateway) -> None:
         t["table_name"] for c in objects for s in c["catalog_db_schemas"] or [] for t in s["db_schema_tables"] or []
     ]
     assert tables == ["shared"]
+
+
+def test_sql_info_describes_postgresql(gw: RunningGateway) -> None:
+    # 1 = FLIGHT_SQL_SERVER_VERSION, 508 = SQL_KEYWORDS, 509 = SQL_NUMERIC_FUNCTIONS
+    info = command(gw, "reader", pb.CommandGetSqlInfo(info=[1, 508, 509]))
+    values = dict(zip(info.column("info_name").to_pylist(), info.column("value").to_pylist(), strict=True))
+    assert "PostgreSQL 18" in values[1]
+    assert "ANALYSE" in values[508]  # a PostgreSQL-only keyword
+    assert {"abs", "width_bucket"} <= set(values[509])
+
+
+def test_xdbc_type_info_is_postgresqls(gw: RunningGateway) -> None:
+    types = command(gw, "reader", pb.CommandGetXdbcTypeInfo()).column("type_name").to_pylist()
+    assert {"integer", "numeric", "text", "bytea", "timestamp with time zone", "uuid"} <= set(types)
+    assert "HUGEINT" not in types
