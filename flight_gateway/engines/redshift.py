@@ -29,6 +29,7 @@ from flight_gateway.engines.postgres_pool import ConnectionPool, Connector, Leas
 from flight_gateway.engines.redshift_catalog import RedshiftCatalog
 from flight_gateway.engines.redshift_connection import check_query_group, connector
 from flight_gateway.engines.redshift_credentials import RedshiftCredentials
+from flight_gateway.engines.redshift_fetch import fetch_chunks
 from flight_gateway.engines.redshift_types import BatchDecoder, arrow_type
 from flight_gateway.errors import GatewayError, Status, invalid, unimplemented
 
@@ -134,18 +135,17 @@ class RedshiftSession:
     ) -> Iterator[pa.RecordBatch]:
         pending: list[tuple[str | None, ...]] = []
         sent = 0
+        finished = False
         try:
-            cursor = psycopg.RawCursor(self.connection)
-            try:
-                for row in cursor.stream(sql, values or None, size=_FETCH_ROWS):
-                    pending.append(row)
-                    if len(pending) >= batch_rows:
-                        batch, pending = decode(pending), []
-                        sent += 1
-                        yield batch
-            finally:
-                cursor.close()
+            for chunk in fetch_chunks(self.connection, sql, values, min(_FETCH_ROWS, batch_rows)):
+                pending += chunk
+                while len(pending) >= batch_rows:
+                    batch, pending = decode(pending[:batch_rows]), pending[batch_rows:]
+                    sent += 1
+                    yield batch
+            finished = True
         except psycopg.Error as exc:
+            finished = True
             # A read that lost its connection before sending anything is safe to run again, once.
             if retry and sent == 0 and connection_lost(exc) and not self._cancel_requested:
                 log.info("redshift: connection lost before the first batch; retrying the query once")
@@ -153,6 +153,9 @@ class RedshiftSession:
                 yield from self._stream(sql, values, batch_rows, decode, retry=False)
                 return
             raise self._error(exc) from exc
+        finally:
+            if not finished:  # abandoned mid-result: the rest is still on the wire
+                self._lease.broken = True
         if pending or sent == 0:
             yield decode(pending)
 
