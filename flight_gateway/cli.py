@@ -311,7 +311,25 @@ def parser() -> argparse.ArgumentParser:
     ck.add_argument("--subject", help="who the key is for (default key:<id>)")
     ck.add_argument("--expires-in-days", type=float, help="expiry (default: never)")
     ck.set_defaults(run=_create_key)
+
+    simulate = sub.add_parser("simulate", help="local stand-ins for cloud databases (tests, demos)")
+    simulate_sub = simulate.add_subparsers(dest="simulate_command", required=True, metavar="SYSTEM")
+    redshift = simulate_sub.add_parser(
+        "redshift",
+        help="a Redshift simulator: local PostgreSQL behind a Redshift-speaking front, moto for AWS APIs",
+        description="Run until Ctrl-C. See flight_gateway/simulation/README.md for what differs from Redshift.",
+    )
+    redshift.add_argument("--port", type=int, default=0, help="front port (default: a free one)")
+    redshift.add_argument("--data-dir", type=Path, default=Path(".redshift-sim"), help="PostgreSQL data and demo state")
+    redshift.add_argument("--s3-endpoint", help="S3/AWS API endpoint to use instead of starting moto's server")
+    redshift.set_defaults(run=_simulate_redshift)
     return top
+
+
+def _simulate_redshift(args: argparse.Namespace) -> int:
+    from flight_gateway.simulation.standalone import run
+
+    return run(args.data_dir, port=args.port, s3_endpoint=args.s3_endpoint, out=lambda line: print(line, flush=True))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -60,7 +60,7 @@ class S3Target:
 class RedshiftSimulator:
     """A running simulator; `host`/`port` is the Redshift-speaking front, `backend` the PostgreSQL behind it."""
 
-    def __init__(self, backend: LocalPostgres, work_dir: Path, s3: S3Target | None, slices: int) -> None:
+    def __init__(self, backend: LocalPostgres, work_dir: Path, s3: S3Target | None, slices: int, port: int = 0) -> None:
         self.backend = backend
         self.work_dir = work_dir
         self.s3 = s3
@@ -73,7 +73,7 @@ class RedshiftSimulator:
         self._control_lock = threading.Lock()
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._listener.bind((backend.host, 0))
+        self._listener.bind((backend.host, port))
         self._listener.listen(64)
         self.host: str = backend.host
         self.port: int = self._listener.getsockname()[1]
@@ -193,11 +193,12 @@ def start_redshift_simulator(
     bucket: str | None = None,
     slices: int = 2,
     password: str | None = None,
+    port: int = 0,
 ) -> RedshiftSimulator:
     """Start PostgreSQL under `work_dir` and the front on a free loopback port; `stop()` ends both.
 
     `slices` is how many compute slices UNLOAD pretends to have (one Parquet file per slice at least);
-    `bucket` is created on `s3` when given (an existing one is kept).
+    `bucket` is created on `s3` when given (an existing one is kept); `port` fixes the front's port.
     """
     if bucket is not None and s3 is not None:
         client = s3.client()
@@ -206,7 +207,7 @@ def start_redshift_simulator(
             client.create_bucket(Bucket=bucket)
     backend = start_local_postgres(work_dir, password=password, settings=dict(_POSTGRES_SETTINGS))
     try:
-        simulator = RedshiftSimulator(backend, work_dir, s3, slices)
+        simulator = RedshiftSimulator(backend, work_dir, s3, slices, port)
         simulator.unload_bucket = bucket
         for dbname in ("template1", "postgres"):
             simulator.install_catalog(dbname)
