@@ -169,9 +169,12 @@ class Executor:
         sql: str,
         params: pa.RecordBatch | None,
         consume: Callable[[pa.Schema, pa.RecordBatchReader], tuple[int, int]],
+        in_engine: Callable[[EngineSession, pa.Schema], tuple[int, int] | None] | None = None,
     ) -> None:
         """Run a query to completion, handing its result to `consume` (which returns rows and
-        bytes, and cleans up after itself if it fails); the job ends SUCCEEDED only if it returns."""
+        bytes, and cleans up after itself if it fails); the job ends SUCCEEDED only if it returns.
+        `in_engine`, when given, may do the whole job with the session instead (Redshift UNLOAD)
+        and return rows and bytes, or return None to have the result read and consumed."""
         with self._lock:
             if job_id in self._cancelled_queued:
                 raise cancelled("the query was cancelled; run it again")
@@ -180,11 +183,15 @@ class Executor:
                 try:
                     schema = session.describe(sql, params).schema
                     self._start(job_id)
-                    reader = session.execute(sql, params, self._batch_rows)
-                    try:
-                        rows, nbytes = consume(schema, reader)
-                    finally:
-                        reader.close()
+                    done = in_engine(session, schema) if in_engine is not None else None
+                    if done is not None:
+                        rows, nbytes = done
+                    else:
+                        reader = session.execute(sql, params, self._batch_rows)
+                        try:
+                            rows, nbytes = consume(schema, reader)
+                        finally:
+                            reader.close()
                 except GatewayError as err:
                     if self._was_cancelled(job_id) or err.status is Status.CANCELLED:
                         raise cancelled("the query was cancelled") from err

@@ -31,6 +31,7 @@ from flight_gateway.engines.redshift_connection import check_query_group, connec
 from flight_gateway.engines.redshift_credentials import RedshiftCredentials
 from flight_gateway.engines.redshift_fetch import fetch_chunks
 from flight_gateway.engines.redshift_types import BatchDecoder, arrow_type
+from flight_gateway.engines.redshift_unload import unload_statement
 from flight_gateway.errors import GatewayError, Status, invalid, unimplemented
 
 log = logging.getLogger("flight_gateway.engines.redshift")
@@ -186,6 +187,21 @@ class RedshiftSession:
         except psycopg.Error as exc:  # never retried: a write may have happened
             raise self._error(exc) from exc
         return total
+
+    def unload(self, sql: str, params: pa.RecordBatch | None, s3_prefix: str) -> bool:
+        """UNLOAD the query's result as Parquet parts plus a manifest under `s3_prefix`; False when
+        this statement cannot be unloaded (bind parameters, no unload_iam_role configured), and the
+        caller writes the parts itself."""
+        role = self._engine.config.unload_iam_role
+        if role is None or (params is not None and params.num_columns) or first_word(sql) not in ("SELECT", "WITH"):
+            return False
+        statement = unload_statement(sql, s3_prefix, role, self._engine.config.unload_max_file_size_mb)
+        try:
+            with psycopg.RawCursor(self.connection) as cursor:
+                cursor.execute(statement)
+        except psycopg.Error as exc:  # never retried: the prefix may hold a partial result
+            raise self._error(exc) from exc
+        return True
 
     def ingest(self, target: IngestTarget, data: pa.RecordBatchReader) -> int:
         raise unimplemented(

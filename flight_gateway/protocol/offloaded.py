@@ -17,10 +17,11 @@ import pyarrow as pa
 import pyarrow.flight as fl
 
 from flight_gateway.context import RequestContext
+from flight_gateway.engines.base import EngineSession
 from flight_gateway.errors import invalid
 from flight_gateway.execution import Executor
 from flight_gateway.jobs.results import result_json
-from flight_gateway.offload import Offload, estimated_row_bytes, offload_mode, parquet_compatible
+from flight_gateway.offload import Offload, OffloadedResult, estimated_row_bytes, offload_mode, parquet_compatible
 from flight_gateway.protocol import flightsql_pb2 as pb
 from flight_gateway.protocol.commands import pack, unpack
 from flight_gateway.protocol.tickets import TicketSigner
@@ -70,7 +71,18 @@ class OffloadDelivery:
         written: list[Any] = []
 
         def consume(_: pa.Schema, reader: pa.RecordBatchReader) -> tuple[int, int]:
-            result = self._store.write(ctx.tenant, job_id, schema, reader)
+            return record(self._store.write(ctx.tenant, job_id, schema, reader))
+
+        def unload(session: EngineSession, _: pa.Schema) -> tuple[int, int] | None:
+            # Engines that write Parquet to S3 themselves (Redshift UNLOAD) put the parts where the
+            # store would have; the store adopts them. Any other case: the gateway writes the parts.
+            location = self._store.location(ctx.tenant, job_id)
+            run_unload = getattr(session, "unload", None)
+            if run_unload is None or not location.startswith("s3://") or not run_unload(sql, params, location):
+                return None
+            return record(self._store.adopt(ctx.tenant, job_id, schema))
+
+        def record(result: OffloadedResult) -> tuple[int, int]:
             self._executor.jobs.set_offload(job_id, result.location, result.expires_at)
             # Kept in the job record, so the result can be fetched again later, from any replica.
             parts = ((part.path, part.rows) for part in result.parts)
@@ -78,7 +90,7 @@ class OffloadDelivery:
             written.append(result)
             return result.rows, result.bytes
 
-        self._executor.complete(ctx, job_id, sql, params, consume)
+        self._executor.complete(ctx, job_id, sql, params, consume, unload)
         result = written[0]
         endpoints = [self._endpoint(ctx, job_id, part.path, result.expires_at) for part in result.parts]
         return endpoints, result.rows, result.bytes
