@@ -31,7 +31,7 @@ from auth import hash_password
 from flight_gateway.simulation.simulator import start_redshift_simulator
 
 USER, PASSWORD = "bench_reader", "Bench-pass1"
-GATEWAY_PASSWORD = "benchmark password"
+GATEWAY_PASSWORD = "benchmark password"  # noqa: S105 - a throwaway login for the run
 QUERY = "SELECT id, x, s, ts FROM bench"
 
 

@@ -11,234 +11,22 @@ COPY TO STDOUT there, and adbc-driver-postgresql 1.13 dropped its Redshift mode)
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
 
 import psycopg
-import pyarrow as pa
-from psycopg import generators
 
 from auth import Tenant
 from flight_gateway.config import RedshiftEngineConfig, Settings, TenantConfig
-from flight_gateway.engines.base import EngineInfo, IngestTarget, StatementKind, StatementShape
-from flight_gateway.engines.postgres_errors import connection_lost, map_postgres_error
-from flight_gateway.engines.postgres_pool import ConnectionPool, Connector, Lease
-from flight_gateway.engines.redshift_catalog import RedshiftCatalog
+from flight_gateway.engines.base import EngineInfo
+from flight_gateway.engines.postgres_pool import ConnectionPool, Connector
 from flight_gateway.engines.redshift_connection import check_query_group, connector
 from flight_gateway.engines.redshift_credentials import RedshiftCredentials
-from flight_gateway.engines.redshift_fetch import fetch_chunks
-from flight_gateway.engines.redshift_types import BatchDecoder, arrow_type
-from flight_gateway.engines.redshift_unload import unload_statement
-from flight_gateway.errors import GatewayError, Status, invalid, unimplemented
+from flight_gateway.engines.redshift_session import RedshiftSession
 
 log = logging.getLogger("flight_gateway.engines.redshift")
 Conn = psycopg.Connection[tuple[str | None, ...]]
-
-_FIRST_WORD = re.compile(r"^\s*(?:(?:--[^\n]*\n)|(?:/\*.*?\*/)|\s)*([A-Za-z]+)", re.DOTALL)
-_DML = {"INSERT", "UPDATE", "DELETE", "MERGE", "COPY", "UNLOAD"}
-_DDL = {"CREATE", "DROP", "ALTER", "TRUNCATE", "GRANT", "REVOKE", "COMMENT"}
-_READS = {"SELECT", "WITH", "SHOW", "EXPLAIN", "VALUES"}
-_REFUSED = {"BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT", "SET", "RESET"}
-_EXPLAIN_ROWS = re.compile(rb"rows=(\d+)")
-# Rows fetched from libpq per round of the stream (chunked-rows mode); batches are cut from them.
-_FETCH_ROWS = 8192
-
-
-def first_word(sql: str) -> str:
-    match = _FIRST_WORD.match(sql)
-    return match.group(1).upper() if match else ""
-
-
-def _values(params: pa.RecordBatch | None) -> list[list[Any]]:
-    if params is None or params.num_columns == 0:
-        return [[]]
-    columns = [params.column(i).to_pylist() for i in range(params.num_columns)]
-    return [list(row) for row in zip(*columns, strict=True)]
-
-
-class RedshiftSession:
-    """One pooled connection, acting as the tenant's database user; serves one call at a time."""
-
-    def __init__(self, lease: Lease[Conn], tenant: Tenant, engine: RedshiftEngine) -> None:
-        self._lease = lease
-        self._tenant = tenant
-        self._engine = engine
-        self._shape: tuple[str, StatementShape, list[int]] | None = None
-        self._cancel_requested = False
-
-    @property
-    def connection(self) -> Conn:
-        return self._lease.conn
-
-    def _error(self, exc: BaseException) -> GatewayError:
-        if connection_lost(exc):
-            self._lease.broken = True
-        return map_postgres_error(exc, cancel_requested=self._cancel_requested)
-
-    def describe(self, sql: str, params: pa.RecordBatch | None = None) -> StatementShape:
-        if self._shape is not None and self._shape[0] == sql:
-            return self._shape[1]  # ADBC clients describe, then execute: one round trip saved
-        word = first_word(sql)
-        if word in _REFUSED:
-            raise GatewayError(
-                Status.PERMISSION_DENIED,
-                "STATEMENT_NOT_ALLOWED",
-                f"{word} is not allowed through the gateway: each statement runs in its own transaction, "
-                "with the tenant's session settings",
-            )
-        conn = self.connection
-        try:
-            # The unnamed statement: Parse + Describe, nothing runs and nothing is kept. Sent the
-            # way psycopg sends everything (non-blocking, flushed, waited on), not libpq's PQprepare.
-            conn.pgconn.send_prepare(b"", sql.encode())
-            _check(conn.wait(generators.execute(conn.pgconn)))
-            conn.pgconn.send_describe_prepared(b"")
-            described = _check(conn.wait(generators.execute(conn.pgconn)))
-        except psycopg.Error as exc:
-            raise self._error(exc) from exc
-        names = [(described.fname(i) or b"?").decode() for i in range(described.nfields)]
-        oids = [described.ftype(i) for i in range(described.nfields)]
-        schema = pa.schema(
-            [pa.field(n, arrow_type(o, described.fmod(i))) for i, (n, o) in enumerate(zip(names, oids, strict=True))]
-        )
-        parameters = pa.schema(
-            [pa.field(f"${i + 1}", arrow_type(described.param_type(i))) for i in range(described.nparams)]
-        )
-        if described.nfields:
-            kind = StatementKind.QUERY
-        elif word in _DML:
-            kind = StatementKind.DML
-        elif word in _DDL:
-            kind = StatementKind.DDL
-        else:
-            kind = StatementKind.OTHER
-        shape = StatementShape(kind, schema, parameters)
-        self._shape = (sql, shape, oids)
-        return shape
-
-    def execute(self, sql: str, params: pa.RecordBatch | None, batch_rows: int) -> pa.RecordBatchReader:
-        rows = _values(params)
-        if len(rows) != 1:
-            raise invalid("TOO_MANY_PARAMETER_ROWS", "a query takes exactly one row of parameters")
-        shape = self.describe(sql, params)
-        if shape.kind is not StatementKind.QUERY:
-            raise invalid("NO_RESULT", "the statement returns no result set; run it as an update")
-        assert self._shape is not None  # noqa: S101 - describe() just set it
-        decode = BatchDecoder(shape.schema, self._shape[2])
-        stream = self._stream(sql, rows[0], batch_rows, decode, retry=first_word(sql) in _READS)
-        return pa.RecordBatchReader.from_batches(shape.schema, stream)
-
-    def _stream(
-        self, sql: str, values: list[Any], batch_rows: int, decode: BatchDecoder, *, retry: bool
-    ) -> Iterator[pa.RecordBatch]:
-        pending: list[tuple[str | None, ...]] = []
-        sent = 0
-        finished = False
-        try:
-            for chunk in fetch_chunks(self.connection, sql, values, min(_FETCH_ROWS, batch_rows)):
-                pending += chunk
-                while len(pending) >= batch_rows:
-                    batch, pending = decode(pending[:batch_rows]), pending[batch_rows:]
-                    sent += 1
-                    yield batch
-            finished = True
-        except psycopg.Error as exc:
-            finished = True
-            # A read that lost its connection before sending anything is safe to run again, once.
-            if retry and sent == 0 and connection_lost(exc) and not self._cancel_requested:
-                log.info("redshift: connection lost before the first batch; retrying the query once")
-                self._lease.replace()
-                yield from self._stream(sql, values, batch_rows, decode, retry=False)
-                return
-            raise self._error(exc) from exc
-        finally:
-            if not finished:  # abandoned mid-result: the rest is still on the wire
-                self._lease.broken = True
-        if pending or sent == 0:
-            yield decode(pending)
-
-    def estimate_rows(self, sql: str, params: pa.RecordBatch | None) -> int | None:
-        if first_word(sql) not in ("SELECT", "WITH"):
-            return None
-        try:
-            cursor = psycopg.RawCursor(self.connection)
-            with cursor:
-                cursor.execute("EXPLAIN " + sql, _values(params)[0] or None)
-                first = cursor.fetchone()
-        except psycopg.Error:
-            return None  # no estimate is not an error: the result is streamed
-        match = _EXPLAIN_ROWS.search(str(first[0] if first else "").encode())
-        return int(match.group(1)) if match else None
-
-    def execute_update(self, sql: str, params: pa.RecordBatch | None) -> int:
-        word = first_word(sql)
-        if word in _REFUSED:
-            self.describe(sql)  # raises the refusal
-        total = 0
-        try:
-            cursor = psycopg.RawCursor(self.connection)
-            with cursor:
-                for row in _values(params) if params is not None and params.num_rows else [[]]:
-                    cursor.execute(sql, row or None)
-                    total += max(cursor.rowcount, 0)
-        except psycopg.Error as exc:  # never retried: a write may have happened
-            raise self._error(exc) from exc
-        return total
-
-    def unload(self, sql: str, params: pa.RecordBatch | None, s3_prefix: str) -> bool:
-        """UNLOAD the query's result as Parquet parts plus a manifest under `s3_prefix`; False when
-        this statement cannot be unloaded (bind parameters, no unload_iam_role configured), and the
-        caller writes the parts itself."""
-        role = self._engine.config.unload_iam_role
-        if role is None or (params is not None and params.num_columns) or first_word(sql) not in ("SELECT", "WITH"):
-            return False
-        statement = unload_statement(sql, s3_prefix, role, self._engine.config.unload_max_file_size_mb)
-        try:
-            with psycopg.RawCursor(self.connection) as cursor:
-                cursor.execute(statement)
-        except psycopg.Error as exc:  # never retried: the prefix may hold a partial result
-            raise self._error(exc) from exc
-        return True
-
-    def ingest(self, target: IngestTarget, data: pa.RecordBatchReader) -> int:
-        raise unimplemented(
-            "INGEST_NOT_SUPPORTED",
-            "bulk ingest into Redshift is not supported by the gateway; load with COPY from S3 instead",
-        )
-
-    def catalog(self) -> RedshiftCatalog:
-        return RedshiftCatalog(self._rows)
-
-    def _rows(self, sql: str, values: list[Any]) -> list[tuple[Any, ...]]:
-        try:
-            cursor = psycopg.RawCursor(self.connection)
-            with cursor:
-                cursor.execute(sql, values or None)
-                return list(cursor.fetchall())
-        except psycopg.Error as exc:
-            raise self._error(exc) from exc
-
-    def cancel(self) -> None:
-        """Cancel the running statement with pg_cancel_backend from a second connection of the same
-        user (Redshift lets a user cancel its own sessions), which answers whether a backend was
-        signalled, unlike the protocol's fire-and-forget CancelRequest."""
-        self._cancel_requested = True
-        pid = self.connection.info.backend_pid
-        try:
-            with self._engine.side_connection(self._tenant) as side:
-                side.execute(b"SELECT pg_cancel_backend(%d)" % pid).fetchall()
-        except (psycopg.Error, GatewayError) as exc:
-            log.info("redshift: cancel of backend %s failed: %s", pid, type(exc).__name__)
-
-
-def _check(results: list[Any]) -> Any:
-    for result in results:
-        if result.status == psycopg.pq.ExecStatus.FATAL_ERROR:
-            raise psycopg.errors.error_from_result(result, encoding="utf-8")
-    return results[-1]
 
 
 class RedshiftEngine:
@@ -259,6 +47,8 @@ class RedshiftEngine:
         self._open = connector(config, self._credentials)
         self._pools: dict[str, ConnectionPool[Conn]] = {}
         self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._maintainer: threading.Thread | None = None
 
     def info(self) -> EngineInfo:
         from flight_gateway.engines.redshift_catalog import redshift_info
@@ -279,7 +69,28 @@ class RedshiftEngine:
                         close=lambda conn: conn.close(),
                     ),
                 )
+                self._start_maintainer()
             return pool
+
+    def _start_maintainer(self) -> None:
+        """Idle and over-age connections are closed (and min_size kept) in the background."""
+        if self._maintainer is not None:
+            return
+        cfg = self.config.pool
+        interval = max(0.5, min(30.0, cfg.idle_timeout_seconds / 2, cfg.max_lifetime_seconds / 2))
+
+        def loop() -> None:
+            while not self._stop.wait(interval):
+                with self._lock:
+                    pools = list(self._pools.values())
+                for pool in pools:
+                    try:
+                        pool.maintain()
+                    except Exception:
+                        log.exception("engine %s: pool maintenance failed", self.name)
+
+        self._maintainer = threading.Thread(target=loop, name=f"pool-maintainer-{self.name}", daemon=True)
+        self._maintainer.start()
 
     @contextmanager
     def side_connection(self, tenant: Tenant) -> Iterator[Conn]:
@@ -296,10 +107,13 @@ class RedshiftEngine:
             yield RedshiftSession(lease, tenant, self)
 
     def close(self) -> None:
+        self._stop.set()
         with self._lock:
             pools, self._pools = list(self._pools.values()), {}
         for pool in pools:
             pool.close()
+        if self._maintainer is not None:
+            self._maintainer.join(timeout=5)
 
 
 def _check_alive(conn: Conn) -> None:
