@@ -10,7 +10,6 @@ any row has been read; DML and DDL are never retried.
 from __future__ import annotations
 
 import json
-import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -19,8 +18,10 @@ import adbc_driver_manager
 import pyarrow as pa
 
 from auth import Tenant
-from flight_gateway.engines.base import Catalog, IngestTarget, StatementKind, StatementShape
+from flight_gateway.engines.base import Catalog, IngestTarget, StatementShape
+from flight_gateway.engines.postgres_cursor import NOT_A_CURSOR_QUERY, FetchStream, cursor_capable
 from flight_gateway.engines.postgres_errors import connection_lost, sqlstate_of
+from flight_gateway.engines.postgres_sql import TRANSACTION_CONTROL, copyable, first_keyword, statement_kind
 from flight_gateway.errors import GatewayError, Status, cancelled, invalid, not_found, unimplemented
 
 if TYPE_CHECKING:
@@ -33,33 +34,8 @@ T = TypeVar("T")
 DriverError = (adbc_driver_manager.Error, OSError, pa.ArrowException)
 _ATTEMPTS = 3
 _RETRY_STATES = ("40001", "40P01")
-_LEADING = re.compile(r"^(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/|\()*", re.DOTALL)
-_DML = {"INSERT", "UPDATE", "DELETE", "MERGE"}
-_DDL = {"CREATE", "DROP", "ALTER", "TRUNCATE", "COMMENT", "GRANT", "REVOKE", "REINDEX", "CLUSTER", "REFRESH",
-        "SECURITY", "IMPORT", "SELECT"}  # fmt: skip
-_TRANSACTION = {"BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT", "SAVEPOINT", "RELEASE"}
 _INGEST_MODES = {(True, "fail"): "create", (True, "append"): "create_append", (True, "replace"): "replace",
                  (False, "append"): "append", (False, "replace"): "replace", (False, "fail"): "append"}  # fmt: skip
-
-
-def first_keyword(sql: str) -> str:
-    leading = _LEADING.match(sql)
-    rest = sql[leading.end() :] if leading else sql
-    match = re.match(r"[A-Za-z]+", rest)
-    return match.group(0).upper() if match else ""
-
-
-def statement_kind(sql: str, returns_rows: bool) -> StatementKind:
-    if returns_rows:
-        return StatementKind.QUERY
-    keyword = first_keyword(sql)
-    if keyword == "WITH":  # a data-modifying CTE without RETURNING
-        return StatementKind.DML
-    if keyword in _DML:
-        return StatementKind.DML
-    if keyword in _DDL:  # SELECT without columns here is SELECT INTO
-        return StatementKind.DDL
-    return StatementKind.OTHER
 
 
 def _error_reporting_reader(cursor: Cursor) -> pa.RecordBatchReader:
@@ -68,12 +44,6 @@ def _error_reporting_reader(cursor: Cursor) -> pa.RecordBatchReader:
     results = getattr(cursor, "_results", None)
     reader = getattr(results, "reader", None)
     return reader if isinstance(reader, pa.RecordBatchReader) else cursor.fetch_record_batch()
-
-
-def _copyable(sql: str) -> str:
-    """The driver runs a query as `COPY (<sql>) TO STDOUT`: a trailing `-- comment` would swallow
-    the closing parenthesis and a trailing semicolon would end the COPY early."""
-    return sql.rstrip().rstrip(";").rstrip() + "\n"
 
 
 def _next_batch(reader: pa.RecordBatchReader) -> pa.RecordBatch | None:
@@ -90,7 +60,7 @@ class PostgresSession:
         self._tenant = tenant
         self._lock = threading.Lock()
         self._active: Cursor | None = None
-        self._reader: pa.RecordBatchReader | None = None  # an open result stream
+        self._closer: Callable[[], None] | None = None  # ends an open result stream early
         self._cancel_requested = False
         self._described: tuple[str, pa.Schema] | None = None  # SQL → driver parameter schema
 
@@ -156,7 +126,7 @@ class PostgresSession:
     # -- EngineSession ---------------------------------------------------------------------------
 
     def describe(self, sql: str, params: pa.RecordBatch | None = None) -> StatementShape:
-        if first_keyword(sql) in _TRANSACTION:
+        if first_keyword(sql) in TRANSACTION_CONTROL:
             raise unimplemented(
                 "NO_TRANSACTIONS", "transaction control is not supported; each statement commits on its own"
             )
@@ -185,12 +155,18 @@ class PostgresSession:
         if params is not None and params.num_rows > 1:
             raise invalid("TOO_MANY_PARAMETER_ROWS", "a query takes exactly one row of parameters")
         bound = self._parameters(sql, params) if params is not None and params.num_columns else None
+        if bound is not None and cursor_capable(sql, bound):
+            try:
+                return self._execute_fetching(sql, bound, batch_rows)
+            except GatewayError as err:
+                if err.sqlstate != NOT_A_CURSOR_QUERY:
+                    raise
 
         def start(cursor: Cursor) -> tuple[Cursor, pa.RecordBatchReader, pa.RecordBatch | None]:
             cursor.adbc_statement.set_options(
                 **{"adbc.postgresql.batch_size_hint_bytes": str(self._engine.batch_size_hint_bytes)}
             )
-            cursor.execute(_copyable(sql), bound)
+            cursor.execute(copyable(sql), bound)
             reader = _error_reporting_reader(cursor)
             # The first batch is read here, so a failure before any row (most runtime errors,
             # serialization failures) surfaces before the stream starts and can be retried.
@@ -200,13 +176,50 @@ class PostgresSession:
                 reader.close()
                 raise
             with self._lock:  # the stream owns the cursor from here on
-                self._active, self._reader = cursor, reader
+                self._active = cursor
+                self._closer = lambda: self._close_stream(cursor, reader, finished=False)
             return cursor, reader, first
 
         cursor, reader, first = self._run_owned(start)
         convert = self._engine.types.batch_converter(reader.schema)
         schema = self._engine.types.gateway_schema(reader.schema)
         return pa.RecordBatchReader.from_batches(schema, self._stream(cursor, reader, first, convert, batch_rows))
+
+    def _execute_fetching(self, sql: str, bound: pa.RecordBatch, batch_rows: int) -> pa.RecordBatchReader:
+        def start(cursor: Cursor) -> tuple[FetchStream, pa.Table]:
+            stream = FetchStream(cursor, batch_rows)
+            first = stream.open(copyable(sql), bound)
+            with self._lock:
+                self._closer = lambda: self._close_fetching(cursor, stream)
+            return stream, first
+
+        stream, first = self._run_owned(start)
+        convert = self._engine.types.batch_converter(first.schema)
+        schema = self._engine.types.gateway_schema(first.schema)
+        return pa.RecordBatchReader.from_batches(schema, self._fetched(stream, first, convert))
+
+    def _fetched(
+        self, stream: FetchStream, first: pa.Table, convert: Callable[[pa.RecordBatch], pa.RecordBatch]
+    ) -> Iterator[pa.RecordBatch]:
+        try:
+            yield from stream.batches(first, convert, self._error)
+        except DriverError as exc:  # ending the transaction failed: the connection is in doubt
+            raise self._error(exc) from exc
+        finally:
+            with self._lock:
+                cursor, self._closer = self._active, None
+            if cursor is not None:
+                self._done(cursor)
+
+    def _close_fetching(self, cursor: Cursor, stream: FetchStream) -> None:
+        try:
+            cursor.adbc_cancel()
+            stream.close(finished=False)
+        except DriverError:
+            self._lease.broken = True
+        with self._lock:
+            self._closer = None
+        self._done(cursor)
 
     def _run_owned(self, start: Callable[[Cursor], T]) -> T:
         """Like _run, but on success the cursor stays open (it belongs to the returned stream)."""
@@ -258,7 +271,7 @@ class PostgresSession:
             except DriverError:
                 self._lease.broken = True
         with self._lock:
-            self._reader = None
+            self._closer = None
         try:
             reader.close()
         except DriverError:
@@ -330,8 +343,8 @@ class PostgresSession:
     def close(self) -> None:
         """End whatever still runs (a stream the caller dropped) before the connection goes back."""
         with self._lock:
-            cursor, reader = self._active, self._reader
-        if cursor is not None and reader is not None:
-            self._close_stream(cursor, reader, finished=False)
+            cursor, closer = self._active, self._closer
+        if closer is not None:
+            closer()
         elif cursor is not None:
             self._done(cursor)

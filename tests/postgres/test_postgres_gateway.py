@@ -69,3 +69,12 @@ def test_trailing_comment_or_semicolon(gw: RunningGateway, sql: str) -> None:
     with gw.connect("alice") as conn, conn.cursor() as cur:
         cur.execute(sql)
         assert cur.fetchall() == [(1,)]
+
+
+def test_parameterised_queries_a_cursor_cannot_hold_still_run(gw: RunningGateway) -> None:
+    """INSERT … RETURNING and data-modifying WITH with bound values run directly (no cursor)."""
+    with gw.connect("bob") as conn, conn.cursor() as cur:
+        cur.execute("insert into orders values ($1, 'bob', 5) returning id", (20,))
+        assert cur.fetchall() == [(20,)]
+        cur.execute("with gone as (delete from orders where id = $1 returning id) select count(*) from gone", (20,))
+        assert cur.fetchall() == [(1,)]

@@ -66,11 +66,18 @@ class RssPeak:
 
 
 @pytest.mark.slow
-def test_five_million_rows_stream_in_bounded_memory(gw: RunningGateway) -> None:
+@pytest.mark.parametrize(
+    ("sql", "params"),
+    [(BIG_QUERY, None), (BIG_QUERY.replace(str(BIG_ROWS), "$1::int8"), pa.record_batch([pa.array([BIG_ROWS])], ["n"]))],
+    ids=["copy", "bound-parameters-cursor"],
+)
+def test_five_million_rows_stream_in_bounded_memory(
+    gw: RunningGateway, sql: str, params: pa.RecordBatch | None
+) -> None:
     arrow_baseline = pa.total_allocated_bytes()
     rows = total_bytes = batches = 0
     with gw.connect("s") as conn, conn.cursor() as cur, RssPeak() as sampler:
-        cur.execute(BIG_QUERY)
+        cur.execute(sql, params)
         for batch in cur.fetch_record_batch():  # one batch at a time, nothing kept
             rows += batch.num_rows
             total_bytes += batch.nbytes
