@@ -97,32 +97,8 @@ WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('information_schema', 'redsh
   AND (pg_catalog.pg_has_role(c.relowner, 'USAGE')
        OR pg_catalog.has_table_privilege(c.oid, 'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER'));
 
-CREATE OR REPLACE VIEW pg_catalog.svv_table_constraints AS
-SELECT current_database()::varchar(128) AS database_name,
-       n.nspname::varchar(128) AS schema_name,
-       c.relname::varchar(128) AS table_name,
-       k.conname::varchar(128) AS constraint_name,
-       (CASE k.contype WHEN 'p' THEN 'PRIMARY KEY' WHEN 'u' THEN 'UNIQUE' WHEN 'f' THEN 'FOREIGN KEY' END)::varchar(16)
-           AS constraint_type,
-       a.attname::varchar(128) AS column_name,
-       cols.ordinality::integer AS key_seq,
-       rn.nspname::varchar(128) AS referenced_schema_name,
-       rc.relname::varchar(128) AS referenced_table_name,
-       ra.attname::varchar(128) AS referenced_column_name
-FROM pg_catalog.pg_constraint k
-JOIN pg_catalog.pg_class c ON c.oid = k.conrelid
-JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-CROSS JOIN LATERAL unnest(k.conkey) WITH ORDINALITY AS cols(attnum, ordinality)
-JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = cols.attnum
-LEFT JOIN pg_catalog.pg_class rc ON rc.oid = k.confrelid
-LEFT JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace
-LEFT JOIN pg_catalog.pg_attribute ra ON ra.attrelid = k.confrelid AND ra.attnum = k.confkey[cols.ordinality]
-WHERE k.contype IN ('p', 'u', 'f')
-  AND (pg_catalog.pg_has_role(c.relowner, 'USAGE')
-       OR pg_catalog.has_table_privilege(c.oid, 'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER'));
-
 GRANT SELECT ON pg_catalog.svv_all_schemas, pg_catalog.svv_all_tables, pg_catalog.svv_all_columns,
-    pg_catalog.svv_table_info, pg_catalog.svv_table_constraints TO PUBLIC;
+    pg_catalog.svv_table_info TO PUBLIC;
 """
 
 # Redshift type names the engine's type mapping must meet; each is a domain over the closest type.

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from flight_gateway.simulation import wire
 from flight_gateway.simulation.catalog import bootstrap_sql
 from flight_gateway.simulation.faults import FaultInjector
 from flight_gateway.simulation.local_postgres import LocalPostgres, start_local_postgres
@@ -173,7 +174,7 @@ class RedshiftSimulator:
         session.cancelled.set()
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.connect(str(self.socket_path))
-            sock.sendall(bytes.fromhex("0000001004d2162e") + pid.to_bytes(4, "big") + secret.to_bytes(4, "big"))
+            sock.sendall(wire.int32(16) + wire.int32(wire.CANCEL_REQUEST) + wire.int32(pid) + wire.int32(secret))
 
     def _accept(self) -> None:
         while not self._stopped.is_set():

@@ -123,3 +123,30 @@ def test_standalone_control_statement_is_superuser_only(redshift_sim: RedshiftSi
             conn.execute("select 'canary'")
         with pytest.raises(psycopg.errors.InvalidParameterValue):
             conn.execute("""select redshift_sim_fault('{"kind": "explode"}')""")
+
+
+def test_cancel_reaches_postgres(redshift_sim: RedshiftSimulator, sim_tenants: Any) -> None:
+    import psycopg
+
+    dsn = redshift_sim.dsn("sim_acme", sim_tenants.passwords["sim_acme"], sim_tenants.database)
+    for _ in range(4):  # PostgreSQL's secret keys are random signed ints: meet negative ones too
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            errors: list[BaseException] = []
+
+            def run(conn: psycopg.Connection[Any] = conn, errors: list[BaseException] = errors) -> None:
+                try:
+                    conn.execute("select pg_sleep(60)")
+                except psycopg.Error as exc:
+                    errors.append(exc)
+
+            worker = threading.Thread(target=run)
+            worker.start()
+            with redshift_sim.backend_connect("postgres") as admin:
+                deadline = time.monotonic() + 10
+                query = "select count(*) from pg_stat_activity where query = 'select pg_sleep(60)'"
+                while admin.execute(query).fetchone() != (1,) and time.monotonic() < deadline:
+                    time.sleep(0.01)  # poll until the sleep runs in PostgreSQL
+            conn.cancel_safe(timeout=10)
+            worker.join(10)
+            assert not worker.is_alive()
+            assert len(errors) == 1 and isinstance(errors[0], psycopg.errors.QueryCanceled)
