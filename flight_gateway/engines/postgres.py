@@ -37,6 +37,7 @@ from flight_gateway.engines.postgres_errors import map_postgres_error, sqlstate_
 from flight_gateway.engines.postgres_info import postgres_info
 from flight_gateway.engines.postgres_pool import ConnectionPool, Connector
 from flight_gateway.engines.postgres_session import DriverError, PostgresSession
+from flight_gateway.engines.postgres_sql import PlaceholderRewrites
 from flight_gateway.errors import GatewayError, Status
 
 if TYPE_CHECKING:
@@ -79,6 +80,7 @@ class PostgresEngine:
         self._pools: dict[str, ConnectionPool[Connection]] = {}
         self._lock = threading.Lock()
         self._info: EngineInfo | None = None
+        self.placeholders = PlaceholderRewrites()
         self._stop = threading.Event()
         self._maintainer: threading.Thread | None = None
 

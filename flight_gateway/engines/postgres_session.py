@@ -21,7 +21,13 @@ from auth import Tenant
 from flight_gateway.engines.base import Catalog, IngestTarget, StatementShape
 from flight_gateway.engines.postgres_cursor import NOT_A_CURSOR_QUERY, FetchStream, cursor_capable
 from flight_gateway.engines.postgres_errors import connection_lost, sqlstate_of
-from flight_gateway.engines.postgres_sql import TRANSACTION_CONTROL, copyable, first_keyword, statement_kind
+from flight_gateway.engines.postgres_sql import (
+    TRANSACTION_CONTROL,
+    copyable,
+    first_keyword,
+    question_marks_to_dollars,
+    statement_kind,
+)
 from flight_gateway.errors import GatewayError, Status, cancelled, invalid, not_found, unimplemented
 
 if TYPE_CHECKING:
@@ -33,6 +39,8 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 DriverError = (adbc_driver_manager.Error, OSError, pa.ArrowException)
 _ATTEMPTS = 3
+# What PostgreSQL says to `?` placeholders: a syntax error, or an unknown `?` operator.
+_PLACEHOLDER_ERRORS = ("42601", "42883")
 _RETRY_STATES = ("40001", "40P01")
 _INGEST_MODES = {(True, "fail"): "create", (True, "append"): "create_append", (True, "replace"): "replace",
                  (False, "append"): "append", (False, "replace"): "replace", (False, "fail"): "append"}  # fmt: skip
@@ -125,19 +133,31 @@ class PostgresSession:
 
     # -- EngineSession ---------------------------------------------------------------------------
 
-    def describe(self, sql: str, params: pa.RecordBatch | None = None) -> StatementShape:
-        if first_keyword(sql) in TRANSACTION_CONTROL:
-            raise unimplemented(
-                "NO_TRANSACTIONS", "transaction control is not supported; each statement commits on its own"
-            )
-
+    def _describe_driver(self, sql: str) -> tuple[pa.Schema, pa.Schema]:
         def work(cursor: Cursor) -> tuple[pa.Schema, pa.Schema]:
             statement = cursor.adbc_statement
             statement.set_sql_query(sql)
             statement.prepare()
             return pa.schema(statement.get_parameter_schema()), pa.schema(statement.execute_schema())
 
-        driver_params, driver_result = self._run(work, retry=True)
+        return self._run(work, retry=True)
+
+    def describe(self, sql: str, params: pa.RecordBatch | None = None) -> StatementShape:
+        if first_keyword(sql) in TRANSACTION_CONTROL:
+            raise unimplemented(
+                "NO_TRANSACTIONS", "transaction control is not supported; each statement commits on its own"
+            )
+        sql = self._engine.placeholders.get(sql)
+        try:
+            driver_params, driver_result = self._describe_driver(sql)
+        except GatewayError as err:
+            # PostgreSQL refused the text; if it has `?` placeholders, try them as `$n`.
+            rewritten = question_marks_to_dollars(sql) if err.sqlstate in _PLACEHOLDER_ERRORS else None
+            if rewritten is None:
+                raise
+            driver_params, driver_result = self._describe_driver(rewritten)
+            self._engine.placeholders.put(sql, rewritten)
+            sql = rewritten
         self._described = (sql, driver_params)
         types = self._engine.types
         if params is not None:
@@ -146,12 +166,14 @@ class PostgresSession:
         return StatementShape(kind, types.gateway_schema(driver_result), types.parameter_schema(driver_params))
 
     def _parameters(self, sql: str, params: pa.RecordBatch) -> pa.RecordBatch:
+        """`params` shaped for `sql` (already resolved by `placeholders`)."""
         if self._described is None or self._described[0] != sql:
             self.describe(sql)
         assert self._described is not None  # noqa: S101 - describe() just set it
         return self._engine.types.bindable_parameters(params, self._described[1])
 
     def execute(self, sql: str, params: pa.RecordBatch | None, batch_rows: int) -> pa.RecordBatchReader:
+        sql = self._engine.placeholders.get(sql)
         if params is not None and params.num_rows > 1:
             raise invalid("TOO_MANY_PARAMETER_ROWS", "a query takes exactly one row of parameters")
         bound = self._parameters(sql, params) if params is not None and params.num_columns else None
@@ -279,6 +301,7 @@ class PostgresSession:
         self._done(cursor)
 
     def estimate_rows(self, sql: str, params: pa.RecordBatch | None) -> int | None:
+        sql = self._engine.placeholders.get(sql)
         bound = self._parameters(sql, params) if params is not None and params.num_columns else None
 
         def work(cursor: Cursor) -> int | None:
@@ -292,6 +315,7 @@ class PostgresSession:
         return self._run(work, retry=True)
 
     def execute_update(self, sql: str, params: pa.RecordBatch | None) -> int:
+        sql = self._engine.placeholders.get(sql)
         many = params is not None and params.num_rows > 0 and params.num_columns > 0
         bound = self._parameters(sql, params) if many and params is not None else None
 

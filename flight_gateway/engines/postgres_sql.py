@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 
 from flight_gateway.engines.base import StatementKind
 
@@ -37,3 +39,102 @@ def copyable(sql: str) -> str:
     """The driver runs a query as `COPY (<sql>) TO STDOUT`: a trailing `-- comment` would swallow
     the closing parenthesis and a trailing semicolon would end the COPY early."""
     return sql.rstrip().rstrip(";").rstrip() + "\n"
+
+
+_DOLLAR_TAG = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)?\$")
+
+
+def _skip_quoted(sql: str, i: int) -> int:
+    """Index just past the literal, identifier, comment or dollar-quoted string at `i` (or `i`)."""
+    ch, nxt = sql[i], sql[i + 1 : i + 2]
+    if ch == "'" or ch == '"':
+        backslashes = ch == "'" and i > 0 and sql[i - 1] in "eE" and (i < 2 or not sql[i - 2].isalnum())
+        j = i + 1
+        while j < len(sql):
+            if backslashes and sql[j] == "\\":
+                j += 2
+                continue
+            if sql[j] == ch:
+                if sql[j + 1 : j + 2] == ch:  # doubled quote
+                    j += 2
+                    continue
+                return j + 1
+            j += 1
+        return len(sql)
+    if ch == "-" and nxt == "-":
+        end = sql.find("\n", i)
+        return len(sql) if end < 0 else end
+    if ch == "/" and nxt == "*":
+        depth, j = 1, i + 2
+        while j < len(sql) and depth:
+            if sql.startswith("/*", j):
+                depth, j = depth + 1, j + 2
+            elif sql.startswith("*/", j):
+                depth, j = depth - 1, j + 2
+            else:
+                j += 1
+        return j
+    if ch == "$" and (i == 0 or not (sql[i - 1].isalnum() or sql[i - 1] == "_")):
+        tag = _DOLLAR_TAG.match(sql, i)
+        if tag:
+            end = sql.find(tag.group(0), tag.end())
+            return len(sql) if end < 0 else end + len(tag.group(0))
+    return i
+
+
+def question_marks_to_dollars(sql: str) -> str | None:
+    """`?` placeholders (JDBC/ODBC style) as PostgreSQL's `$1`, `$2`, …; None if there are none,
+    or if the text already uses `$n`. Quotes, comments and dollar-quoted bodies are left alone;
+    `?|` and `?&` stay jsonb operators and `??` stands for a literal `?` (as in JDBC)."""
+    out: list[str] = []
+    count, i = 0, 0
+    while i < len(sql):
+        end = _skip_quoted(sql, i)
+        if end > i:
+            out.append(sql[i:end])
+            i = end
+            continue
+        ch = sql[i]
+        if ch == "$" and sql[i + 1 : i + 2].isdigit():
+            return None
+        if ch == "?":
+            nxt = sql[i + 1 : i + 2]
+            if nxt == "?":
+                out.append("?")
+                i += 2
+                continue
+            if nxt in ("|", "&"):
+                out.append(sql[i : i + 2])
+                i += 2
+                continue
+            count += 1
+            out.append(f"${count}")
+        else:
+            out.append(ch)
+        i += 1
+    return "".join(out) if count else None
+
+
+class PlaceholderRewrites:
+    """SQL texts that needed `?` → `$n` (learnt when PostgreSQL refused the original), so later
+    calls with the same text go straight to the rewritten form. Bounded, least recently used out."""
+
+    def __init__(self, capacity: int = 4096) -> None:
+        self._entries: OrderedDict[str, str] = OrderedDict()
+        self._capacity = capacity
+        self._lock = threading.Lock()
+
+    def get(self, sql: str) -> str:
+        with self._lock:
+            rewritten = self._entries.get(sql)
+            if rewritten is None:
+                return sql
+            self._entries.move_to_end(sql)
+            return rewritten
+
+    def put(self, sql: str, rewritten: str) -> None:
+        with self._lock:
+            self._entries[sql] = rewritten
+            self._entries.move_to_end(sql)
+            while len(self._entries) > self._capacity:
+                self._entries.popitem(last=False)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import adbc_driver_flightsql.dbapi
 import adbc_driver_manager
+import pyarrow as pa
 import pytest
 from conftest import RunningGateway
 from pg_support import PgDatabase, pg_database, pg_gateway, tenant
@@ -77,4 +78,18 @@ def test_parameterised_queries_a_cursor_cannot_hold_still_run(gw: RunningGateway
         cur.execute("insert into orders values ($1, 'bob', 5) returning id", (20,))
         assert cur.fetchall() == [(20,)]
         cur.execute("with gone as (delete from orders where id = $1 returning id) select count(*) from gone", (20,))
+        assert cur.fetchall() == [(1,)]
+
+
+def test_question_mark_placeholders(gw: RunningGateway) -> None:
+    """JDBC/ODBC-style `?` placeholders work; PostgreSQL's own `?` operators still do too."""
+    with gw.connect("bob") as conn, conn.cursor() as cur:
+        cur.execute("select id from orders where id = ? and tenant = ? -- a '?' in a comment", (2, "bob"))
+        assert cur.fetchall() == [(2,)]
+        cur.adbc_prepare("select tenant from orders where id = ?")
+        assert len(pa.schema(cur.adbc_statement.get_parameter_schema())) == 1
+        cur.execute("select '{\"a\": 1}'::jsonb ? 'a' as has_a, '?' as mark")
+        assert cur.fetchall() == [(True, "?")]
+        cur.execute("insert into orders values (?, ?, ?)", (30, "bob", 1))
+        cur.execute("delete from orders where id = ?", (30,))
         assert cur.fetchall() == [(1,)]
