@@ -1,4 +1,5 @@
-"""Queries with bound parameters, streamed through a server-side cursor.
+"""Reading results: the driver's COPY stream with its errors intact, and queries with bound
+parameters streamed through a server-side cursor.
 
 The ADBC driver runs a parameterless query as `COPY (…) TO STDOUT` and decodes it batch by
 batch; with bound parameters it cannot use COPY and holds the whole result in memory. So a
@@ -24,6 +25,21 @@ CURSOR_NAME = "flight_gateway_result"
 CURSOR_QUERIES = {"SELECT", "VALUES", "TABLE", "WITH"}
 # "DECLARE CURSOR must not contain data-modifying statements in WITH" and the like.
 NOT_A_CURSOR_QUERY = "0A000"
+
+
+def error_reporting_reader(cursor: Cursor) -> pa.RecordBatchReader:
+    """The driver manager's own reader: unlike the plain pyarrow reader `fetch_record_batch()`
+    returns, it raises the driver's errors with their SQLSTATE when a query fails mid-stream."""
+    results = getattr(cursor, "_results", None)
+    reader = getattr(results, "reader", None)
+    return reader if isinstance(reader, pa.RecordBatchReader) else cursor.fetch_record_batch()
+
+
+def next_batch(reader: pa.RecordBatchReader) -> pa.RecordBatch | None:
+    try:
+        return reader.read_next_batch()
+    except StopIteration:
+        return None
 
 
 def cursor_capable(sql: str, bound: pa.RecordBatch) -> bool:

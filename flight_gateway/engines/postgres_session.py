@@ -19,8 +19,15 @@ import pyarrow as pa
 
 from auth import Tenant
 from flight_gateway.engines.base import Catalog, IngestTarget, StatementShape
-from flight_gateway.engines.postgres_cursor import NOT_A_CURSOR_QUERY, FetchStream, cursor_capable
+from flight_gateway.engines.postgres_cursor import (
+    NOT_A_CURSOR_QUERY,
+    FetchStream,
+    cursor_capable,
+    error_reporting_reader,
+    next_batch,
+)
 from flight_gateway.engines.postgres_errors import connection_lost, sqlstate_of
+from flight_gateway.engines.postgres_ingest import ingest_mode
 from flight_gateway.engines.postgres_sql import (
     TRANSACTION_CONTROL,
     copyable,
@@ -28,7 +35,7 @@ from flight_gateway.engines.postgres_sql import (
     question_marks_to_dollars,
     statement_kind,
 )
-from flight_gateway.errors import GatewayError, Status, cancelled, invalid, not_found, unimplemented
+from flight_gateway.errors import GatewayError, cancelled, invalid, unimplemented
 
 if TYPE_CHECKING:
     from adbc_driver_postgresql.dbapi import Connection, Cursor
@@ -42,23 +49,6 @@ _ATTEMPTS = 3
 # What PostgreSQL says to `?` placeholders: a syntax error, or an unknown `?` operator.
 _PLACEHOLDER_ERRORS = ("42601", "42883")
 _RETRY_STATES = ("40001", "40P01")
-_INGEST_MODES = {(True, "fail"): "create", (True, "append"): "create_append", (True, "replace"): "replace",
-                 (False, "append"): "append", (False, "replace"): "replace", (False, "fail"): "append"}  # fmt: skip
-
-
-def _error_reporting_reader(cursor: Cursor) -> pa.RecordBatchReader:
-    """The driver manager's own reader: unlike the plain pyarrow reader `fetch_record_batch()`
-    returns, it raises the driver's errors with their SQLSTATE when a query fails mid-stream."""
-    results = getattr(cursor, "_results", None)
-    reader = getattr(results, "reader", None)
-    return reader if isinstance(reader, pa.RecordBatchReader) else cursor.fetch_record_batch()
-
-
-def _next_batch(reader: pa.RecordBatchReader) -> pa.RecordBatch | None:
-    try:
-        return reader.read_next_batch()
-    except StopIteration:
-        return None
 
 
 class PostgresSession:
@@ -96,12 +86,16 @@ class PostgresSession:
         except DriverError:
             self._lease.broken = True
 
-    def _run(self, work: Callable[[Cursor], T], *, retry: bool) -> T:
-        """Run `work` on a fresh cursor; errors mapped; reads retried where that is safe."""
+    def _run(self, work: Callable[[Cursor], T], *, retry: bool, owned: bool = False) -> T:
+        """Run `work` on a fresh cursor; errors mapped; reads retried where that is safe (a new
+        connection if it was lost). With `owned`, a successful `work` keeps its cursor (a stream)."""
         for attempt in range(1, _ATTEMPTS + 1):
             cursor = self._cursor()
+            keep = False
             try:
-                return work(cursor)
+                result = work(cursor)
+                keep = owned
+                return result
             except DriverError as exc:
                 again = retry and attempt < _ATTEMPTS and not self._cancel_requested
                 if again and connection_lost(exc):
@@ -110,11 +104,10 @@ class PostgresSession:
                     self._engine.prepare_connection(self._lease.conn, self._tenant)
                     continue
                 if again and sqlstate_of(exc) in _RETRY_STATES:
-                    self._done(cursor)
                     continue
                 raise self._error(exc) from exc
             finally:
-                if self._active is cursor:
+                if not keep and self._active is cursor:
                     self._done(cursor)
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -189,11 +182,11 @@ class PostgresSession:
                 **{"adbc.postgresql.batch_size_hint_bytes": str(self._engine.batch_size_hint_bytes)}
             )
             cursor.execute(copyable(sql), bound)
-            reader = _error_reporting_reader(cursor)
+            reader = error_reporting_reader(cursor)
             # The first batch is read here, so a failure before any row (most runtime errors,
             # serialization failures) surfaces before the stream starts and can be retried.
             try:
-                first = _next_batch(reader)
+                first = next_batch(reader)
             except BaseException:
                 reader.close()
                 raise
@@ -202,7 +195,7 @@ class PostgresSession:
                 self._closer = lambda: self._close_stream(cursor, reader, finished=False)
             return cursor, reader, first
 
-        cursor, reader, first = self._run_owned(start)
+        cursor, reader, first = self._run(start, retry=True, owned=True)
         convert = self._engine.types.batch_converter(reader.schema)
         schema = self._engine.types.gateway_schema(reader.schema)
         return pa.RecordBatchReader.from_batches(schema, self._stream(cursor, reader, first, convert, batch_rows))
@@ -215,7 +208,7 @@ class PostgresSession:
                 self._closer = lambda: self._close_fetching(cursor, stream)
             return stream, first
 
-        stream, first = self._run_owned(start)
+        stream, first = self._run(start, retry=True, owned=True)
         convert = self._engine.types.batch_converter(first.schema)
         schema = self._engine.types.gateway_schema(first.schema)
         return pa.RecordBatchReader.from_batches(schema, self._fetched(stream, first, convert))
@@ -243,27 +236,6 @@ class PostgresSession:
             self._closer = None
         self._done(cursor)
 
-    def _run_owned(self, start: Callable[[Cursor], T]) -> T:
-        """Like _run, but on success the cursor stays open (it belongs to the returned stream)."""
-        for attempt in range(1, _ATTEMPTS + 1):
-            cursor = self._cursor()
-            try:
-                return start(cursor)
-            except DriverError as exc:
-                self._done(cursor)
-                if attempt < _ATTEMPTS and not self._cancel_requested:
-                    if connection_lost(exc):
-                        self._lease.replace()
-                        self._engine.prepare_connection(self._lease.conn, self._tenant)
-                        continue
-                    if sqlstate_of(exc) in _RETRY_STATES:
-                        continue
-                raise self._error(exc) from exc
-            except BaseException:
-                self._done(cursor)
-                raise
-        raise AssertionError("unreachable")  # pragma: no cover
-
     def _stream(
         self, cursor: Cursor, reader: pa.RecordBatchReader, first: pa.RecordBatch | None,
         convert: Callable[[pa.RecordBatch], pa.RecordBatch], batch_rows: int,
@@ -276,7 +248,7 @@ class PostgresSession:
                 for offset in range(0, batch.num_rows, batch_rows):
                     yield batch.slice(offset, batch_rows)
                 try:
-                    batch = _next_batch(reader)
+                    batch = next_batch(reader)
                 except DriverError as exc:
                     finished = True  # the server ended the statement
                     raise self._error(exc) from exc
@@ -330,21 +302,7 @@ class PostgresSession:
         return self._run(work, retry=False)
 
     def ingest(self, target: IngestTarget, data: pa.RecordBatchReader) -> int:
-        exists = bool(
-            self.rows(
-                "select 1 from pg_class c join pg_namespace n on n.oid = c.relnamespace "
-                "where c.relname = $1 and n.nspname = coalesce($2, current_schema())",
-                [target.table, target.schema],
-            )
-        )
-        name = ".".join(p for p in (target.schema, target.table) if p)
-        if exists and target.if_exists == "fail":
-            raise GatewayError(
-                Status.ALREADY_EXISTS, "TABLE_EXISTS", f"table {name} already exists; ingest in append or replace mode"
-            )
-        if not exists and not target.create_if_missing:
-            raise not_found("OBJECT_NOT_FOUND", f"table {name} does not exist; ingest in create mode")
-        mode = _INGEST_MODES[(target.create_if_missing, target.if_exists)]
+        mode = ingest_mode(target, self.rows)
 
         def work(cursor: Cursor) -> int:
             return int(cursor.adbc_ingest(target.table, data, mode=mode, db_schema_name=target.schema))
