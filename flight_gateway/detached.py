@@ -2,9 +2,10 @@
 of the call that submitted them, with their result offloaded as Parquet parts to fetch later.
 
 The pool is bounded by `max_detached_jobs`: a submit beyond it is refused (RESOURCE_EXHAUSTED,
-retryable) rather than queued, so every accepted job starts at once and the job store never holds
-detached work that no live worker will pick up. A job ends like any other: SUCCEEDED with its
-result recorded, FAILED, or CANCELLED (CancelJob interrupts the engine; written parts are deleted).
+retryable) rather than queued, so every accepted job starts at once (it is RUNNING when SubmitJob
+answers) and the job store never holds detached work that no live worker will pick up. A job
+ends like any other: SUCCEEDED with its result recorded, FAILED, or CANCELLED (CancelJob
+interrupts the engine; written parts are deleted).
 A gateway that stops cancels the detached jobs it runs; one that dies leaves them RUNNING until
 restart recovery marks them FAILED.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -73,6 +75,10 @@ class DetachedJobs:
                     self._executor.record_failure(ctx, sql, KIND, error)
                     raise error
                 job_id = self._executor.new_job(ctx, sql, KIND, label)
+                # RUNNING from the start (a worker is reserved for it): if this process dies from
+                # now on, restart recovery finds the job and fails it, instead of a QUEUED record
+                # waiting for a worker that no longer exists.
+                self._executor.jobs.start(job_id, time.time())
                 ctx = replace(ctx, job_id=job_id)
                 self._running[job_id] = ctx.tenant.id
                 self._pool.submit(self._work, ctx, job_id, sql, schema)
