@@ -122,6 +122,18 @@ CREATE UNLOGGED TABLE IF NOT EXISTS redshift_sim.unload_reports (
 CREATE OR REPLACE FUNCTION pg_catalog.version() RETURNS text LANGUAGE sql STABLE PARALLEL SAFE
 AS $$ SELECT %(version)s::text $$;
 
+-- A few Redshift functions PostgreSQL lacks, as SQL shims (the gateway advertises them to clients).
+CREATE OR REPLACE FUNCTION pg_catalog.getdate() RETURNS timestamp LANGUAGE sql STABLE
+AS $$ SELECT date_trunc('second', localtimestamp) $$;
+CREATE OR REPLACE FUNCTION pg_catalog.len(text) RETURNS integer LANGUAGE sql IMMUTABLE STRICT
+AS $$ SELECT length($1) $$;
+CREATE OR REPLACE FUNCTION pg_catalog.charindex(text, text) RETURNS integer LANGUAGE sql IMMUTABLE STRICT
+AS $$ SELECT strpos($2, $1) $$;
+CREATE OR REPLACE FUNCTION pg_catalog.nvl(anycompatible, anycompatible) RETURNS anycompatible LANGUAGE sql
+IMMUTABLE AS $$ SELECT coalesce($1, $2) $$;
+CREATE OR REPLACE FUNCTION pg_catalog.nvl2(anyelement, anycompatible, anycompatible) RETURNS anycompatible
+LANGUAGE sql IMMUTABLE AS $$ SELECT CASE WHEN $1 IS NULL THEN $3 ELSE $2 END $$;
+
 -- Raises a chosen error: how the front refuses a statement the way Redshift does, or injects a fault.
 CREATE OR REPLACE PROCEDURE pg_catalog.redshift_sim_fail(sqlstate text, message text) LANGUAGE plpgsql
 AS $$ BEGIN RAISE EXCEPTION USING ERRCODE = sqlstate, MESSAGE = message; END $$;

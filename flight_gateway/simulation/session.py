@@ -11,44 +11,25 @@ from __future__ import annotations
 import logging
 import socket
 import threading
-from pathlib import Path
 from typing import Protocol
 
-from flight_gateway.simulation import statements, wire
-from flight_gateway.simulation.client_auth import AuthenticationFailed, authenticate, backend_role
+from flight_gateway.simulation import startup, statements, wire
 from flight_gateway.simulation.faults import Fault, FaultInjector
+from flight_gateway.simulation.startup import FAIL_STATEMENT
 
 log = logging.getLogger(__name__)
 
-REDSHIFT_SERVER_VERSION = "8.0.2"
-FAIL_STATEMENT = "__redshift_sim_fail"
-# PostgreSQL start-up parameters worth passing on; Redshift drivers add their own, which PostgreSQL would refuse.
-_FORWARDED = {"application_name", "client_encoding", "DateStyle", "TimeZone", "extra_float_digits", "options",
-              "search_path", "IntervalStyle", "datestyle", "timezone"}  # fmt: skip
-# What Redshift reports at start-up, with the values a driver sees; the rest of PostgreSQL's list is dropped.
-_REPORTED = (
-    "application_name", "client_encoding", "DateStyle", "integer_datetimes", "is_superuser", "server_encoding",
-    "server_version", "session_authorization", "standard_conforming_strings", "TimeZone",
-)  # fmt: skip
-_OVERRIDES = {"server_version": REDSHIFT_SERVER_VERSION, "client_encoding": "UNICODE", "server_encoding": "UNICODE"}
 _CHUNK = 1 << 20
 
 
-class SessionHost(Protocol):
+class SessionHost(startup.LoginHost, Protocol):
     faults: FaultInjector
-
-    @property
-    def socket_path(self) -> Path: ...
-
-    def stored_password(self, role: str) -> str | None: ...
 
     def unload(self, role: str, database: str, sql: str, backend_pid: int) -> None: ...
 
     def register(self, key: tuple[int, int], session: ClientSession) -> None: ...
 
     def unregister(self, key: tuple[int, int]) -> None: ...
-
-    def cancel(self, pid: int, secret: int) -> None: ...
 
 
 class ClientSession:
@@ -65,102 +46,30 @@ class ClientSession:
         self._drop_after: int | None = None
         self._closed = threading.Event()
 
-    # -- start-up -------------------------------------------------------------------------------
-
     def run(self) -> None:
         key: tuple[int, int] | None = None
         try:
-            params = self._negotiate()
+            params = startup.negotiate(self.client, self.host)
             if params is None:
                 return
-            key = self._login(params)
-            if key is None:
+            session = startup.login(self.client, self.host, params)
+            if session is None:
                 return
+            self.backend, self.role, self.database = session.backend, session.role, session.database
+            self.superuser, self.backend_pid = session.superuser, session.pid
+            key = (session.pid, session.secret)
+            self.host.register(key, self)
             relay = threading.Thread(target=self._relay_server, name="redshift-sim-relay", daemon=True)
             relay.start()
             self._relay_client()
         except (ConnectionError, OSError, wire.ProtocolError) as exc:
             log.debug("simulator session ended: %s", exc)
+        except Exception:  # a bug here must end one session, not leave its client hanging
+            log.exception("simulator session failed")
         finally:
             if key is not None:
                 self.host.unregister(key)
             self.close()
-
-    def _negotiate(self) -> dict[str, str] | None:
-        while True:
-            code, payload = wire.read_startup(self.client)
-            if code in (wire.SSL_REQUEST, wire.GSSENC_REQUEST):
-                self.client.sendall(b"N")  # no TLS on loopback: drivers fall back to plain TCP
-                continue
-            if code == wire.CANCEL_REQUEST:
-                self.host.cancel(wire.unpack_int32(payload), wire.unpack_int32(payload, 4))
-                return None
-            if code >> 16 != 3:
-                raise wire.ProtocolError(f"unsupported protocol {code >> 16}.{code & 0xFFFF}")
-            return wire.parse_startup_params(payload)
-
-    def _fatal(self, sqlstate: str, text: str) -> None:
-        self.client.sendall(wire.error_response(sqlstate, text, "FATAL"))
-
-    def _login(self, params: dict[str, str]) -> tuple[int, int] | None:
-        login_user = params.get("user", "")
-        if not login_user:
-            self._fatal("28000", "no user name given in the start-up packet")
-            return None
-        self.role, iam = backend_role(login_user)
-        self.database = params.get("database") or login_user
-        try:
-            stored = self.host.stored_password(self.role)
-            authenticate(self.client, login_user, self.role, stored, iam, "client_protocol_version" in params)
-        except AuthenticationFailed as exc:
-            self._fatal("28P01", str(exc))
-            return None
-        backend = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        backend.connect(str(self.host.socket_path))
-        self.backend = backend
-        forwarded = {k: v for k, v in params.items() if k in _FORWARDED}
-        backend.sendall(wire.startup_packet({"user": self.role, "database": self.database, **forwarded}))
-        reported: dict[str, str] = {}
-        secret = 0
-        while True:
-            kind, body = wire.read_message(backend)
-            if kind == b"R":
-                if wire.unpack_int32(body) != 0:
-                    self._fatal("28000", "the simulator's PostgreSQL asked for a password on its local socket")
-                    return None
-            elif kind == b"S":
-                key_bytes, value = body.split(b"\0")[:2]
-                reported[key_bytes.decode()] = value.decode()
-            elif kind == b"K":
-                self.backend_pid, secret = wire.unpack_int32(body), wire.unpack_int32(body, 4)
-            elif kind == b"E":
-                self.client.sendall(wire.message(kind, body))
-                return None
-            elif kind == b"N":
-                self.client.sendall(wire.message(kind, body))
-            elif kind == b"Z":
-                break
-        self.superuser = reported.get("is_superuser") == "on"
-        # The fault statement is prepared now, while the front still owns the conversation, so a
-        # fault can later replace any Bind without the server's answers needing an edit.
-        backend.sendall(
-            wire.parse_message(FAIL_STATEMENT, "CALL pg_catalog.redshift_sim_fail($1, $2)", [25, 25])
-            + wire.message(b"S")
-        )
-        while (kind := wire.read_message(backend)[0]) != b"Z":
-            if kind == b"E":
-                self._fatal("XX000", "the simulator's catalog objects are missing in this database")
-                return None
-        out = bytearray()
-        for name in _REPORTED:
-            if name in reported:
-                out += wire.parameter_status(name, _OVERRIDES.get(name, reported[name]))
-        out += wire.message(b"K", wire.int32(self.backend_pid) + wire.int32(secret))
-        out += wire.message(b"Z", b"I")
-        self.client.sendall(bytes(out))
-        key = (self.backend_pid, secret)
-        self.host.register(key, self)
-        return key
 
     # -- relay ----------------------------------------------------------------------------------
 

@@ -210,7 +210,9 @@ def start_redshift_simulator(
     try:
         simulator = RedshiftSimulator(backend, work_dir, s3, slices, port)
         simulator.unload_bucket = bucket
-        for dbname in ("template1", "postgres"):
+        # Every database, so a reused data directory gets this version's objects too.
+        databases = simulator._control.execute("SELECT datname FROM pg_database WHERE datallowconn").fetchall()
+        for (dbname,) in databases:
             simulator.install_catalog(dbname)
     except BaseException:
         backend.stop()

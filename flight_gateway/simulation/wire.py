@@ -74,6 +74,11 @@ def parameter_status(name: str, value: str) -> bytes:
     return message(b"S", cstr(name) + cstr(value))
 
 
+def negotiate_protocol_version(version: int, unknown_options: list[str]) -> bytes:
+    body = _INT32.pack(version) + _INT32.pack(len(unknown_options)) + b"".join(cstr(o) for o in unknown_options)
+    return message(b"v", body)
+
+
 def error_response(sqlstate: str, text: str, severity: str = "ERROR") -> bytes:
     fields = b"S" + cstr(severity) + b"V" + cstr(severity) + b"C" + cstr(sqlstate) + b"M" + cstr(text)
     return message(b"E", fields + b"\0")

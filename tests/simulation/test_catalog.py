@@ -66,3 +66,10 @@ def test_redshift_type_names(redshift_sim: RedshiftSimulator, rs_connect: Any) -
     assert rows == [["doc", "super"], ["raw", "varbyte"], ["shape", "geometry"], ["sketch", "hllsketch"],
                     ["t", "time with time zone"]]  # fmt: skip
     assert _rows(cursor, "select json_typeof('{\"a\": 1}'::super::json)") == [["object"]]
+
+
+def test_redshift_function_shims(rs_connect: Any) -> None:
+    cursor = rs_connect().cursor()
+    rows = _rows(cursor, "select len('abc'), charindex('lo', 'hello'), nvl(null::int, 7), nvl2(1, 'a', 'b'), "
+                         "getdate() <= localtimestamp")  # fmt: skip
+    assert rows == [[3, 4, 7, "a", True]]

@@ -141,3 +141,12 @@ def test_psycopg_copy_is_refused(redshift_sim: RedshiftSimulator, sim_tenants: A
         with pytest.raises(psycopg.errors.SyntaxError, match="STDOUT"):
             with cursor.copy("COPY (select id from orders) TO STDOUT (FORMAT BINARY)") as copy:
                 list(copy)
+
+
+def test_protocol_3_2_request_is_negotiated_down(redshift_sim: RedshiftSimulator, sim_tenants: Any) -> None:
+    import psycopg
+
+    dsn = redshift_sim.dsn("sim_acme", sim_tenants.passwords["sim_acme"], sim_tenants.database)
+    with psycopg.connect(dsn + "?max_protocol_version=3.2&min_protocol_version=3.0") as conn:
+        assert conn.pgconn.protocol_version == 3
+        assert conn.execute("select 1").fetchone() == (1,)
