@@ -118,6 +118,17 @@ CREATE SCHEMA IF NOT EXISTS redshift_sim;
 REVOKE ALL ON SCHEMA redshift_sim FROM PUBLIC;
 CREATE UNLOGGED TABLE IF NOT EXISTS redshift_sim.unload_reports (
     pid integer PRIMARY KEY, sqlstate text NOT NULL, message text NOT NULL);
+CREATE SEQUENCE IF NOT EXISTS redshift_sim.query_ids;
+CREATE TABLE IF NOT EXISTS redshift_sim.unload_log (
+    userid integer, query integer, slice integer, pid integer, path character(1280), start_time timestamp,
+    end_time timestamp, line_count bigint, transfer_size bigint, file_format character(10));
+
+-- Redshift's log of UNLOADed files: superusers see every row, others their own.
+CREATE OR REPLACE VIEW pg_catalog.stl_unload_log AS
+SELECT l.* FROM redshift_sim.unload_log l
+WHERE l.userid = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = current_user)
+   OR (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user);
+GRANT SELECT ON pg_catalog.stl_unload_log TO PUBLIC;
 
 CREATE OR REPLACE FUNCTION pg_catalog.version() RETURNS text LANGUAGE sql STABLE PARALLEL SAFE
 AS $$ SELECT %(version)s::text $$;

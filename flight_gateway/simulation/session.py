@@ -1,4 +1,4 @@
-"""One client connection through the front: Redshift's start-up and login, then the relay.
+"""One client connection through the front, after start-up (startup.py): the relay in both directions.
 
 Server→client bytes are relayed in large chunks by a second thread without looking at them
 (so a million-row result costs the front a few hundred `recv`/`sendall` calls, not a million

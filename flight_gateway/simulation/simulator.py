@@ -14,6 +14,7 @@ import logging
 import socket
 import threading
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -24,6 +25,7 @@ from flight_gateway.simulation.faults import FaultInjector
 from flight_gateway.simulation.local_postgres import LocalPostgres, start_local_postgres
 from flight_gateway.simulation.session import ClientSession
 from flight_gateway.simulation.unload import UnloadError, run_unload
+from flight_gateway.simulation.unload_writer import PartFile
 
 log = logging.getLogger(__name__)
 
@@ -143,20 +145,32 @@ class RedshiftSimulator:
         return None if row is None or row[0] is None else str(row[0])
 
     def unload(self, role: str, database: str, sql: str, backend_pid: int) -> None:
+        started = datetime.now(UTC).replace(tzinfo=None)
+        files: list[PartFile] = []
         try:
-            count = run_unload(self, role, database, sql)
+            count, files = run_unload(self, role, database, sql)
             outcome = ("00000", f"UNLOAD completed, {count} record(s) unloaded successfully.")
         except UnloadError as exc:
             outcome = (exc.sqlstate, str(exc))
         except Exception as exc:  # a bug or an unexpected S3 answer must still reach the client as an error
             log.exception("UNLOAD failed in the simulator")
             outcome = ("XX000", f"UNLOAD failed in the simulator: {type(exc).__name__}: {exc}")
+        finished = datetime.now(UTC).replace(tzinfo=None)
         with self.backend_connect(database) as conn:
             conn.execute(
                 "INSERT INTO redshift_sim.unload_reports (pid, sqlstate, message) VALUES (%s, %s, %s) "
                 "ON CONFLICT (pid) DO UPDATE SET sqlstate = excluded.sqlstate, message = excluded.message",
                 (backend_pid, *outcome),
             )
+            if files:
+                query = conn.execute("SELECT nextval('redshift_sim.query_ids')").fetchone()[0]
+                with conn.cursor() as cursor:
+                    cursor.executemany(
+                        "INSERT INTO redshift_sim.unload_log (userid, query, slice, pid, path, start_time, end_time,"
+                        " line_count, transfer_size, file_format) SELECT oid, %s, %s, %s, %s, %s, %s, %s, %s,"
+                        " 'parquet' FROM pg_roles WHERE rolname = %s",
+                        [(query, f.slice, backend_pid, f.url, started, finished, f.rows, f.size, role) for f in files],
+                    )
 
     def register(self, key: tuple[int, int], session: ClientSession) -> None:
         with self._lock:

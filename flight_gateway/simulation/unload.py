@@ -13,10 +13,11 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
-import pyarrow.parquet as pq
+
+from flight_gateway.simulation.unload_writer import PartFile, SliceWriters, columns_of, record_batch
 
 if TYPE_CHECKING:
     from flight_gateway.simulation.simulator import RedshiftSimulator
@@ -161,8 +162,8 @@ def _refuse_outer_limit(query: str) -> None:
         )
 
 
-def run_unload(sim: RedshiftSimulator, role: str, database: str, sql: str) -> int:
-    """Run one UNLOAD as `role` in `database`; the number of rows written."""
+def run_unload(sim: RedshiftSimulator, role: str, database: str, sql: str) -> tuple[int, list[PartFile]]:
+    """Run one UNLOAD as `role` in `database`: the number of rows and the files written."""
     import botocore.exceptions
     import psycopg
 
@@ -177,13 +178,13 @@ def run_unload(sim: RedshiftSimulator, role: str, database: str, sql: str) -> in
                 raise UnloadError("XX000", _NOT_EMPTY)
         with sim.backend_connect(database, user=role) as conn, tempfile.TemporaryDirectory() as tmp:
             try:
-                writer = _SliceWriters(spec, sim.slices if spec.parallel else 1, Path(tmp), s3)
+                writer = SliceWriters(spec, sim.slices if spec.parallel else 1, Path(tmp), s3)
                 with conn.transaction(), conn.cursor(name="redshift_sim_unload") as cursor:
                     cursor.execute(spec.query)
-                    columns = _columns(conn, cursor.description)
+                    columns = columns_of(conn, cursor.description)
                     schema = pa.schema([pa.field(name, arrow) for name, arrow, _ in columns])
                     while rows := cursor.fetchmany(_FETCH_ROWS):
-                        writer.write(_batch(rows, columns, schema))
+                        writer.write(record_batch(rows, columns, schema))
                 writer.finish(schema)
             except psycopg.Error as exc:
                 diag = exc.diag
@@ -196,105 +197,4 @@ def run_unload(sim: RedshiftSimulator, role: str, database: str, sql: str) -> in
         raise UnloadError("XX000", f"S3ServiceException:{error.get('Message', 'S3 error')},Status "
                                    f"{exc.response.get('ResponseMetadata', {}).get('HTTPStatusCode')},"
                                    f"Error {error.get('Code')}") from exc  # fmt: skip
-    return writer.rows
-
-
-_ARROW: dict[int, tuple[pa.DataType, str]] = {
-    16: (pa.bool_(), "boolean"), 20: (pa.int64(), "bigint"), 21: (pa.int16(), "smallint"),
-    23: (pa.int32(), "integer"), 700: (pa.float32(), "real"), 701: (pa.float64(), "double precision"),
-    25: (pa.string(), "text"), 1043: (pa.string(), "character varying"), 1042: (pa.string(), "character"),
-    19: (pa.string(), "name"), 1082: (pa.date32(), "date"), 1114: (pa.timestamp("us"), "timestamp without time zone"),
-    1184: (pa.timestamp("us", tz="UTC"), "timestamp with time zone"), 1083: (pa.time64("us"), "time without time zone"),
-    17: (pa.binary(), "varbyte"), 114: (pa.string(), "super"), 3802: (pa.string(), "super"),
-}  # fmt: skip
-
-
-def _columns(conn: Any, description: Any) -> list[tuple[str, pa.DataType, dict[str, Any]]]:
-    columns = []
-    for column in description:
-        arrow, base = _ARROW.get(column.type_code, (pa.string(), "character varying"))
-        element: dict[str, Any] = {"base": base}
-        if column.type_code == 1700:
-            if column.precision:
-                arrow = pa.decimal128(column.precision, column.scale or 0)
-                element = {"base": "numeric", "precision": column.precision, "scale": column.scale or 0}
-            else:
-                element = {"base": "numeric"}
-        elif column.internal_size and column.internal_size > 0 and base in ("character varying", "character"):
-            element["max_length"] = column.internal_size
-        columns.append((column.name, arrow, element))
-    return columns
-
-
-def _batch(
-    rows: list[tuple[Any, ...]], columns: list[tuple[str, pa.DataType, Any]], schema: pa.Schema
-) -> pa.RecordBatch:
-    arrays = []
-    for index, (_, arrow, element) in enumerate(columns):
-        values = [row[index] for row in rows]
-        if pa.types.is_string(arrow) and element["base"] not in ("text", "character varying", "character", "name"):
-            values = [None if v is None else (v if isinstance(v, str) else json.dumps(v) if element["base"] == "super"
-                      else str(v)) for v in values]  # fmt: skip
-        arrays.append(pa.array(values, type=arrow))
-    return pa.RecordBatch.from_arrays(arrays, schema=schema)
-
-
-class _SliceWriters:
-    """One Parquet writer per simulated slice; a slice starts a new part file past MAXFILESIZE."""
-
-    def __init__(self, spec: UnloadSpec, slices: int, tmp: Path, s3: Any) -> None:
-        self.spec, self.slices, self.tmp, self.s3 = spec, slices, tmp, s3
-        self.rows = 0
-        self.entries: list[dict[str, Any]] = []
-        # slice → (writer, file, path, part number, rows in the part)
-        self._open: dict[int, tuple[pq.ParquetWriter, Any, Path, int, int]] = {}
-        self._parts = dict.fromkeys(range(slices), 0)
-
-    def _name(self, slice_no: int, part: int) -> str:
-        if self.spec.parallel:
-            return f"{self.spec.prefix}{slice_no:04d}_part_{part:02d}.parquet"
-        return f"{self.spec.prefix}{part:03d}.parquet"
-
-    def write(self, batch: pa.RecordBatch) -> None:
-        self.rows += batch.num_rows
-        share = -(-batch.num_rows // self.slices)
-        for slice_no in range(self.slices):
-            piece = batch.slice(slice_no * share, share)
-            if piece.num_rows == 0:
-                continue
-            if slice_no not in self._open:
-                path = self.tmp / f"slice{slice_no}.parquet"
-                sink = open(path, "wb")  # noqa: SIM115 - closed in _close
-                writer = pq.ParquetWriter(sink, batch.schema, compression="snappy", use_dictionary=False)
-                self._open[slice_no] = (writer, sink, path, self._parts[slice_no], 0)
-            writer, sink, path, part, count = self._open[slice_no]
-            writer.write_batch(piece)
-            self._open[slice_no] = (writer, sink, path, part, count + piece.num_rows)
-            if sink.tell() >= self.spec.max_file_bytes:
-                self._close(slice_no)
-
-    def _close(self, slice_no: int) -> None:
-        writer, sink, path, part, count = self._open.pop(slice_no)
-        writer.close()
-        sink.close()
-        key = self._name(slice_no, part)
-        self.s3.upload_file(str(path), self.spec.bucket, key)
-        self.entries.append({"url": f"s3://{self.spec.bucket}/{key}",
-                             "meta": {"content_length": path.stat().st_size, "record_count": count}})  # fmt: skip
-        self._parts[slice_no] = part + 1
-
-    def finish(self, schema: pa.Schema) -> None:
-        for slice_no in sorted(self._open):
-            self._close(slice_no)
-
-    def manifest(self, columns: list[tuple[str, pa.DataType, dict[str, Any]]]) -> dict[str, Any]:
-        entries = sorted(self.entries, key=lambda entry: str(entry["url"]))
-        return {
-            "entries": entries,
-            "schema": {"elements": [{"name": name, "type": element} for name, _, element in columns]},
-            "meta": {
-                "content_length": sum(int(entry["meta"]["content_length"]) for entry in entries),
-                "record_count": self.rows,
-            },
-            "author": {"name": "Amazon Redshift (simulated)", "version": "1.0.0"},
-        }
+    return writer.rows, writer.files

@@ -66,6 +66,17 @@ def test_unload_writes_parts_and_manifest_equal_to_the_query(redshift_sim: Redsh
     assert table.schema.field("amount").type == pa.decimal128(12, 2)
     assert table.schema.field("placed").type == pa.date32()
 
+    cursor.execute(  # Redshift's log of unloaded files, which callers read for row counts
+        "select slice, trim(path), line_count, transfer_size, trim(file_format) from stl_unload_log"
+        " where path like %s order by slice",
+        (f"%{prefix}%",),
+    )
+    logged = [list(row) for row in cursor.fetchall()]
+    by_url = {e["url"]: e["meta"] for e in manifest["entries"]}
+    assert [row[0] for row in logged] == [0, 1]
+    assert all(by_url[url] == {"content_length": size, "record_count": n} for _, url, n, size, _ in logged)
+    assert {row[4] for row in logged} == {"parquet"}
+
 
 def test_unload_applies_the_users_row_level_security(redshift_sim: RedshiftSimulator, rs_connect: Any) -> None:
     prefix = f"unload/{uuid.uuid4().hex}/"
@@ -74,6 +85,9 @@ def test_unload_applies_the_users_row_level_security(redshift_sim: RedshiftSimul
     _, table, _ = _read(redshift_sim, prefix)
     assert table.num_rows == 1000
     assert set(table.column("tenant").to_pylist()) == {"sim_globex"}
+    acme = rs_connect(user="sim_acme").cursor()
+    acme.execute("select count(*) from stl_unload_log where path like %s", (f"%{prefix}%",))
+    assert acme.fetchone()[0] == 0  # another user's UNLOAD is not in acme's STL_UNLOAD_LOG
 
 
 def test_unload_refuses_limit_in_the_outer_select(redshift_sim: RedshiftSimulator, rs_connect: Any) -> None:
@@ -150,3 +164,17 @@ def test_unload_through_psycopg_simple_query(redshift_sim: RedshiftSimulator, si
     assert notices == ["UNLOAD completed, 1 record(s) unloaded successfully."]
     _, table, _ = _read(redshift_sim, prefix)
     assert table.to_pylist() == [{"n": 2000}]
+
+
+def test_unload_of_no_rows_writes_no_parts(redshift_sim: RedshiftSimulator, rs_connect: Any) -> None:
+    prefix = f"unload/{uuid.uuid4().hex}/"
+    conn = rs_connect()
+    cursor = conn.cursor()
+    cursor.execute(_unload_sql(redshift_sim.unload_bucket or "", prefix, "select id from orders where id < 0"))
+    assert any("0 record(s) unloaded" in str(n) for n in conn.notices)
+    s3 = redshift_sim.s3.client()  # type: ignore[union-attr]
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=redshift_sim.unload_bucket, Prefix=prefix).get("Contents", [])]
+    assert keys == [prefix + "manifest"]  # as Redshift does since 2019: no empty files
+    manifest = json.loads(s3.get_object(Bucket=redshift_sim.unload_bucket, Key=prefix + "manifest")["Body"].read())
+    assert manifest["entries"] == [] and manifest["meta"]["record_count"] == 0
+    assert manifest["schema"]["elements"] == [{"name": "id", "type": {"base": "integer"}}]
