@@ -6,7 +6,9 @@ retryable) rather than queued, so every accepted job starts at once (it is RUNNI
 answers) and the job store never holds detached work that no live worker will pick up. A job
 ends like any other: SUCCEEDED with its result recorded, FAILED, or CANCELLED (CancelJob
 interrupts the engine; written parts are deleted).
-A gateway that stops cancels the detached jobs it runs; one that dies leaves them RUNNING until
+CancelJob through another replica only marks the shared record, so each gateway looks at the
+records of the jobs it runs every `watch_seconds` and interrupts those marked CANCELLED. A
+gateway that stops cancels the detached jobs it runs; one that dies leaves them RUNNING until
 restart recovery marks them FAILED.
 """
 
@@ -26,7 +28,7 @@ from flight_gateway.engines.base import StatementKind
 from flight_gateway.errors import GatewayError, Status, invalid
 from flight_gateway.execution import Executor
 from flight_gateway.jobs.idempotency import RequestIds, statement_digest
-from flight_gateway.jobs.models import Job
+from flight_gateway.jobs.models import Job, JobState
 from flight_gateway.offload import parquet_compatible
 from flight_gateway.policy import check_statement_class
 
@@ -37,7 +39,15 @@ OffloadRun = Callable[[RequestContext, str, str, pa.RecordBatch | None, pa.Schem
 
 
 class DetachedJobs:
-    def __init__(self, executor: Executor, run: OffloadRun, max_jobs: int, requests: RequestIds | None = None) -> None:
+    def __init__(
+        self,
+        executor: Executor,
+        run: OffloadRun,
+        max_jobs: int,
+        requests: RequestIds | None = None,
+        *,
+        watch_seconds: float = 1.0,
+    ) -> None:
         self._executor = executor
         self._run = run
         self._requests = requests
@@ -47,6 +57,9 @@ class DetachedJobs:
         self._running: dict[str, str] = {}  # job id → tenant id
         self._lock = threading.Lock()
         self._closed = False
+        self._stop = threading.Event()
+        self._watch_seconds = watch_seconds
+        self._watcher = threading.Thread(target=self._watch, name="detached-job-watcher", daemon=True)
 
     def submit(self, ctx: RequestContext, sql: str, label: str | None) -> Job:
         """Start `sql` as a detached job (or, for a retried request id, find the first call's job)."""
@@ -81,6 +94,8 @@ class DetachedJobs:
                 self._executor.jobs.start(job_id, time.time())
                 ctx = replace(ctx, job_id=job_id)
                 self._running[job_id] = ctx.tenant.id
+                if not self._watcher.is_alive():
+                    self._watcher.start()
                 self._pool.submit(self._work, ctx, job_id, sql, schema)
         except BaseException:
             self._slots.release()
@@ -124,6 +139,19 @@ class DetachedJobs:
                 self._running.pop(job_id, None)
             self._slots.release()
 
+    def _watch(self) -> None:
+        while not self._stop.wait(self._watch_seconds):
+            with self._lock:
+                job_ids = list(self._running)
+            for job_id in job_ids:
+                try:
+                    job = self._executor.jobs.get(job_id)
+                except Exception:
+                    log.exception("reading detached job %s failed; trying again", job_id)
+                    continue
+                if job is not None and job.state is JobState.CANCELLED and self._executor.interrupt(job_id):
+                    log.info("detached job %s was cancelled through another gateway; interrupted", job_id)
+
     def running(self) -> int:
         with self._lock:
             return len(self._running)
@@ -133,9 +161,14 @@ class DetachedJobs:
         with self._lock:
             self._closed = True
             running = list(self._running.items())
+        self._stop.set()
         for job_id, tenant in running:
             try:
                 self._executor.cancel(tenant, job_id)
             except GatewayError:
                 log.info("detached job %s could not be cancelled at shutdown", job_id)
+            # Also when its record says it already ended (cancelled through another replica).
+            self._executor.interrupt(job_id)
         self._pool.shutdown(wait=True)
+        if self._watcher.is_alive():
+            self._watcher.join()

@@ -277,6 +277,17 @@ class Executor:
         self._finish(job_id, JobState.SUCCEEDED, rows=count)
         return count
 
+    def interrupt(self, job_id: str) -> bool:
+        """Interrupt a statement this process runs, whatever its record says (it may have been
+        cancelled through another replica): whether one was running."""
+        with self._lock:
+            session = self._running.get(job_id)
+            if session is not None:
+                self._cancelled.add(job_id)
+        if session is not None:
+            session.cancel()
+        return session is not None
+
     def cancel(self, tenant_id: str, job_id: str) -> int:
         job = tenant_job(self.jobs, tenant_id, job_id)
         if job.state.finished:

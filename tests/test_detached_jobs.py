@@ -321,3 +321,25 @@ def test_a_stopping_gateway_cancels_its_detached_jobs(tmp_path: Path) -> None:
         gateway.gateway.shutdown()  # returns only once the worker has ended
     stored = read_job(tmp_path / "jobs.sqlite3", job_id)
     assert stored is not None and stored.state is JobState.CANCELLED, stored
+
+
+def test_cancel_through_another_replica_interrupts_the_job(tmp_path: Path) -> None:
+    """The job runs on `first`; CancelJob reaches `second`, which shares the job store."""
+    first = start_gateway(tmp_path)
+    second = start_gateway(tmp_path)
+    try:
+        client, options = first.flight_client("acme")
+        other, other_options = second.flight_client("acme")
+        with client, other:
+            job_id = submit(client, options, TRICKLE.format(tag()))["job_id"]
+            running(client, options, job_id)
+            wait_for(lambda: job_dirs(first, job_id), "the job to write its parts")
+            assert job_action(other, other_options, "CancelJob", {"job_id": job_id})["status"] == "CANCELLED"
+            detached = first.gateway.detached
+            assert detached is not None
+            wait_for(lambda: detached.running() == 0, "the first gateway to interrupt its worker")
+            assert finished(client, options, job_id)["state"] == "CANCELLED"
+            assert job_dirs(first, job_id) == []
+    finally:
+        second.gateway.shutdown()
+        first.gateway.shutdown()
