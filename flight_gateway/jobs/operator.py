@@ -62,6 +62,7 @@ def detail(job: Job, instance: Instance | None, alive: bool) -> str:
         ("tenant", job.tenant),
         ("subject", job.subject),
         ("kind", job.kind),
+        *([("label", job.label)] if job.label is not None else []),
         ("state", job.state.value),
         ("fingerprint", job.fingerprint),
         ("created", _local(job.created_at)),
