@@ -14,7 +14,7 @@ import pytest
 from flight_gateway.simulation.local_postgres import start_local_postgres
 
 if TYPE_CHECKING:
-    from flight_gateway.simulation.simulator import RedshiftSimulator
+    from flight_gateway.simulation.process import SimulatorProcess
 
 # Point the suite at an existing server instead: a superuser DSN, e.g. postgresql://postgres:pw@host:5432/postgres
 POSTGRES_DSN_ENV = "FLIGHT_GATEWAY_TEST_POSTGRES_DSN"
@@ -77,27 +77,31 @@ def moto() -> Iterator[MotoService]:
 
 
 @pytest.fixture(scope="session")
-def redshift_sim(tmp_path_factory: pytest.TempPathFactory, moto: MotoService) -> Iterator[RedshiftSimulator]:
+def redshift_sim(tmp_path_factory: pytest.TempPathFactory, moto: MotoService) -> Iterator[SimulatorProcess]:
     """The Redshift simulator (flight_gateway/simulation/): a PostgreSQL of its own behind a front that
-    speaks to drivers as Redshift does. Shared by the session; API of the yielded object:
+    speaks to drivers as Redshift does, in a child process (an in-process front can be deadlocked by
+    libpq calls that hold the GIL). Shared by the session; API of the yielded object:
 
     * `host`, `port`: the Redshift-speaking front (connect with `redshift_connector.connect(host=…, port=…,
       user=…, password=…, database=…, ssl=False)` — the front answers 'N' to TLS — or psycopg via `dsn(user, pw, db)`).
       Users `IAM:<u>` / `IAMA:<u>` log in as role `<u>` with any password (moto's GetClusterCredentials passwords).
     * `superuser_dsn`: straight to the backing PostgreSQL as superuser `postgres`, for setting up roles, grants,
-      RLS and data; `backend_connect(dbname, user="postgres")` gives a psycopg connection over the local socket;
+      RLS and data (`backend.password` is its password; any role with a password may also log in there directly);
+      `backend_connect(dbname, user="postgres")` gives a psycopg connection over the local socket (any role);
       `create_database(name)` makes a database that already has the SVV_* views, Redshift type domains, version().
       Create login roles with a PASSWORD (stored as MD5, which the front checks like Redshift).
     * `s3` (S3Target: endpoint_url, region, keys, `.client()`) is this session's moto server; `unload_bucket` exists
       there for `UNLOAD ... TO 's3://<unload_bucket>/<prefix>'`.
     * `faults`: `fail_next(n, sqlstate=, message=, user=, match=)`, `delay_next(seconds, n, …)`,
-      `drop_next(n, after_bytes=, …)`, `clear()`, `pending()`, `fired`. Faults are global to the simulator:
-      narrow them with `user=`/`match=` and call `faults.clear()` when your test ends.
+      `drop_next(n, after_bytes=, …)`, `clear()`, `pending()`, `fired` (each call is a round trip to the child).
+      Faults are global to the simulator: narrow them with `user=`/`match=` and call `faults.clear()` when your
+      test ends.
     """
-    from flight_gateway.simulation.simulator import S3Target, start_redshift_simulator
+    from flight_gateway.simulation.process import SimulatorProcess
+    from flight_gateway.simulation.simulator import S3Target
 
     target = S3Target(moto.endpoint_url, moto.region, moto.access_key, moto.secret_key)
-    sim = start_redshift_simulator(Path(tmp_path_factory.mktemp("redshift-sim")), s3=target, bucket=REDSHIFT_SIM_BUCKET)
+    sim = SimulatorProcess(Path(tmp_path_factory.mktemp("redshift-sim")), s3=target, bucket=REDSHIFT_SIM_BUCKET)
     try:
         yield sim
     finally:

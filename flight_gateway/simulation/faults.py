@@ -67,8 +67,9 @@ class FaultInjector:
         reaches the database (`after_bytes=0`) or after that many bytes of its answer (mid-result)."""
         return self._arm(Fault("drop", count, after_bytes=after_bytes, user=user, match=match))
 
-    def arm_from_json(self, spec: str) -> Fault:
-        """A fault from the standalone control statement's JSON, e.g. {"kind": "fail", "sqlstate": "53300"}."""
+    def arm_from_json(self, spec: str) -> Fault | None:
+        """Act on the control statement's JSON: arm a fault ({"kind": "fail", "sqlstate": "53300", …}),
+        or {"kind": "clear"} / {"kind": "status"} (None)."""
         fields = json.loads(spec)
         kind = fields.pop("kind", None)
         count = int(fields.pop("count", 1))
@@ -78,10 +79,15 @@ class FaultInjector:
             return self.delay_next(float(fields.pop("seconds")), count, **fields)
         if kind == "drop":
             return self.drop_next(count, **fields)
-        if kind == "clear":
-            self.clear()
-            return Fault("fail", 0)
-        raise ValueError(f"unknown fault kind {kind!r}: use fail, delay, drop or clear")
+        if kind in ("clear", "status"):
+            if kind == "clear":
+                self.clear()
+            return None
+        raise ValueError(f"unknown fault kind {kind!r}: use fail, delay, drop, clear or status")
+
+    def status(self) -> str:
+        """{"pending": …, "fired": …} as JSON: what the standalone control statement answers."""
+        return json.dumps({"pending": self.pending(), "fired": self.fired})
 
     def clear(self) -> None:
         with self._lock:

@@ -138,7 +138,7 @@ class ClientSession:
         self.cancelled.clear()  # a cancel request only counts for the statement it arrives during
         if kind == b"Q":
             sql = wire.query_text(body)
-            fault = self.host.faults.take(self.role, sql)
+            fault = self._take_fault(sql)
             if fault is not None:
                 return self._apply_fault(
                     fault, out, wire.message(kind, body), lambda s, m: _query(statements.fail_sql(s, m))
@@ -147,7 +147,7 @@ class ClientSession:
             return wire.message(kind, body) if rewritten is None else _query(rewritten)
         portal, statement = wire.split_bind(body)
         sql = self._statements.get(statement, "")
-        fault = self.host.faults.take(self.role, sql)
+        fault = self._take_fault(sql)
         if fault is not None:
             return self._apply_fault(
                 fault, out, wire.message(kind, body),
@@ -157,6 +157,11 @@ class ClientSession:
             self._flush(out)
             self.host.unload(self.role, self.database, sql, self.backend_pid)
         return wire.message(kind, body)
+
+    def _take_fault(self, sql: str) -> Fault | None:
+        if isinstance(statements.classify(sql), statements.FaultControl):
+            return None  # the fault controls themselves are never faulted
+        return self.host.faults.take(self.role, sql)
 
     def _apply_fault(self, fault: Fault, out: bytearray, original: bytes, failing: _Failing) -> bytes | None:
         if fault.kind == "fail":
@@ -188,10 +193,11 @@ class ClientSession:
             elif isinstance(handling, statements.Rewritten):
                 text = handling.sql
             elif isinstance(handling, statements.FaultControl):
-                text = part.rstrip().rstrip(";")
+                text = part.rstrip().rstrip(";")  # for others PostgreSQL refuses the superuser-only function
                 if self.superuser:
                     try:
                         self.host.faults.arm_from_json(handling.spec)
+                        text = f"SELECT {statements.quote(self.host.faults.status())}::text AS redshift_sim_fault"
                     except (ValueError, TypeError) as exc:
                         text = statements.fail_sql("22023", f"bad fault specification: {exc}")
             else:

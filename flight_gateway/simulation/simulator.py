@@ -223,6 +223,11 @@ def start_redshift_simulator(
     backend = start_local_postgres(work_dir, password=password, settings=dict(_POSTGRES_SETTINGS))
     try:
         simulator = RedshiftSimulator(backend, work_dir, s3, slices, port)
+        # PostgreSQL's `md5` method checks MD5- and SCRAM-stored passwords alike, so roles the simulator
+        # stores as MD5 can also log in to the backing server directly over TCP.
+        hba = backend.pgdata / "pg_hba.conf"
+        hba.write_text(hba.read_text().replace("scram-sha-256", "md5"))
+        simulator._control.execute("SELECT pg_reload_conf()")
         simulator.unload_bucket = bucket
         # Every database, so a reused data directory gets this version's objects too.
         databases = simulator._control.execute("SELECT datname FROM pg_database WHERE datallowconn").fetchall()

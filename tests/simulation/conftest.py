@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from flight_gateway.simulation.simulator import RedshiftSimulator
+from flight_gateway.simulation.process import SimulatorProcess as RedshiftSimulator
 
 
 @dataclass(frozen=True)

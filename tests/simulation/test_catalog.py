@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flight_gateway.simulation.simulator import RedshiftSimulator
+from flight_gateway.simulation.process import SimulatorProcess as RedshiftSimulator
 
 
 def _rows(cursor: Any, sql: str) -> list[list[Any]]:

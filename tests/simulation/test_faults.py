@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import pytest
 import redshift_connector
 
-from flight_gateway.simulation.simulator import RedshiftSimulator
+from flight_gateway.simulation.process import SimulatorProcess as RedshiftSimulator
 
 
 def test_fail_next_n_with_sqlstate(redshift_sim: RedshiftSimulator, rs_connect: Any) -> None:
@@ -80,8 +81,7 @@ def test_cancel_ends_a_delay_with_57014(redshift_sim: RedshiftSimulator, sim_ten
         deadline = time.monotonic() + 10
         while redshift_sim.faults.fired == fired and time.monotonic() < deadline:
             time.sleep(0.01)  # poll for the statement to reach the delay
-        # cancel_safe: libpq's blocking PQcancel holds the GIL, which the in-process front needs to answer it
-        conn.cancel_safe(timeout=10)
+        conn.cancel()
         worker.join(10)
         assert not worker.is_alive()
         assert len(errors) == 1 and isinstance(errors[0], psycopg.errors.QueryCanceled)
@@ -117,7 +117,8 @@ def test_standalone_control_statement_is_superuser_only(redshift_sim: RedshiftSi
 
     backend = redshift_sim.backend
     with psycopg.connect(redshift_sim.dsn("postgres", backend.password, "postgres"), autocommit=True) as conn:
-        assert conn.execute(f"select redshift_sim_fault('{spec}')").fetchone() == ("fault armed",)
+        (status,) = conn.execute(f"select redshift_sim_fault('{spec}')").fetchone()
+        assert json.loads(status)["pending"] == 1
         assert redshift_sim.faults.pending() == 1
         with pytest.raises(psycopg.errors.DataCorrupted, match="disk full"):
             conn.execute("select 'canary'")
@@ -146,7 +147,7 @@ def test_cancel_reaches_postgres(redshift_sim: RedshiftSimulator, sim_tenants: A
                 query = "select count(*) from pg_stat_activity where query = 'select pg_sleep(60)'"
                 while admin.execute(query).fetchone() != (1,) and time.monotonic() < deadline:
                     time.sleep(0.01)  # poll until the sleep runs in PostgreSQL
-            conn.cancel_safe(timeout=10)
+            conn.cancel()  # libpq's blocking PQcancel: fine with the simulator in its own process
             worker.join(10)
             assert not worker.is_alive()
             assert len(errors) == 1 and isinstance(errors[0], psycopg.errors.QueryCanceled)

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import redshift_connector
 
-from flight_gateway.simulation.simulator import RedshiftSimulator
+from flight_gateway.simulation.process import SimulatorProcess as RedshiftSimulator
 
 
 def _statuses(conn: Any) -> dict[str, str]:

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 import redshift_connector
 
-from flight_gateway.simulation.simulator import RedshiftSimulator
+from flight_gateway.simulation.process import SimulatorProcess as RedshiftSimulator
 
 QUERY = "select id, tenant, amount, note, placed from orders where note <> ''x'' order by id"
 
