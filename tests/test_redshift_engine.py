@@ -50,10 +50,14 @@ def database(redshift_sim: RedshiftSimulator) -> str:
             " (2" + ", NULL" * 17 + ")",
             "CREATE TABLE public.big AS SELECT g::bigint AS id, g * 0.5::float8 AS half "
             "FROM generate_series(1, 150000) g",
-            "CREATE TABLE public.hidden (secret int)",
+            "CREATE TABLE public.hidden (secret int PRIMARY KEY)",
+            "CREATE TABLE public.parent (pid int PRIMARY KEY)",
+            "CREATE TABLE public.child (cid int, pid int REFERENCES public.parent (pid))",
+            "CREATE TABLE public.secret_child (pid int REFERENCES public.parent (pid))",
             "CREATE TABLE public.events (id int)",
             'CREATE TABLE public."o\'hara" (x int)',
-            f'GRANT SELECT ON public.kinds, public.big, public."o\'hara" TO {READER}, {IAM_USER}',
+            f'GRANT SELECT ON public.kinds, public.big, public."o\'hara", public.parent, public.child '
+            f"TO {READER}, {IAM_USER}",
             f"GRANT SELECT, INSERT ON public.events TO {WRITER}",
         ):
             conn.execute(statement)  # type: ignore[arg-type]  # test SQL, literal
@@ -285,3 +289,103 @@ def test_iam_credentials_log_in_as_the_tenants_user(
         assert _query(running, "iam", "SELECT current_user AS u").column(0).to_pylist() == [IAM_USER]
     finally:
         running.gateway.shutdown()
+
+
+def test_connections_name_the_tenant_and_estimates_come_from_explain(
+    redshift_sim: RedshiftSimulator, database: str
+) -> None:
+    config = RedshiftEngineConfig(**_engine(redshift_sim, database))
+    tenant = TenantConfig(id="reader", engine="rs", db_user=READER, db_password=READER_PW)  # type: ignore[arg-type]
+    engine = RedshiftEngine(config, {"reader": tenant})
+    try:
+        with engine.session(Tenant(id="reader", engine="rs", db_user=READER)) as session:
+            name = session.execute("SELECT current_setting('application_name') AS a", None, 10).read_all()
+            estimate = session.estimate_rows("SELECT * FROM big", None)
+            assert session.estimate_rows("INSERT INTO events VALUES (1)", None) is None
+    finally:
+        engine.close()
+    assert name.column(0).to_pylist() == ["flight-gateway/reader"]
+    assert estimate is not None and 100_000 <= estimate <= 200_000
+
+
+def test_a_rotated_secret_is_read_again_after_the_login_is_refused(
+    redshift_sim: RedshiftSimulator, database: str, moto: MotoService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", moto.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", moto.secret_key)
+    user = f"rot_{uuid.uuid4().hex[:6]}"
+    secrets = moto.client("secretsmanager")
+    arn = secrets.create_secret(Name=f"redshift/{user}", SecretString='{"username": "x", "password": "First-pw1"}')[
+        "ARN"
+    ]
+    with redshift_sim.backend_connect(database) as admin:
+        admin.execute(f"CREATE USER {user} PASSWORD 'First-pw1'")  # type: ignore[arg-type]
+    config = RedshiftEngineConfig(
+        **_engine(redshift_sim, database, credentials="secrets_manager", region=moto.region,
+                  aws_endpoint_url=moto.endpoint_url)
+    )  # fmt: skip
+    tenant_config = TenantConfig(id="rot", engine="rs", db_user=user, db_secret_arn=arn)
+    engine = RedshiftEngine(config, {"rot": tenant_config})
+    tenant = Tenant(id="rot", engine="rs", db_user=user)
+    try:
+        with engine.side_connection(tenant) as conn:
+            assert conn.execute(b"SELECT current_user").fetchone() == (user,)
+        with redshift_sim.backend_connect(database) as admin:
+            admin.execute(f"ALTER USER {user} PASSWORD 'Second-pw2'")  # type: ignore[arg-type]
+        secrets.put_secret_value(SecretId=arn, SecretString='{"password": "Second-pw2"}')
+        with engine.side_connection(tenant) as conn:  # the cached first password is refused, then re-read
+            assert conn.execute(b"SELECT current_user").fetchone() == (user,)
+    finally:
+        engine.close()
+
+
+def test_keys_are_those_of_readable_tables(redshift_sim: RedshiftSimulator, database: str) -> None:
+    config = RedshiftEngineConfig(**_engine(redshift_sim, database))
+    tenant = TenantConfig(id="reader", engine="rs", db_user=READER, db_password=READER_PW)  # type: ignore[arg-type]
+    engine = RedshiftEngine(config, {"reader": tenant})
+    try:
+        with engine.session(Tenant(id="reader", engine="rs", db_user=READER)) as session:
+            catalog = session.catalog()
+            keys = catalog.primary_keys(None, "public", "kinds")
+            hidden = catalog.primary_keys(None, "public", "hidden")
+            references = catalog.foreign_keys((None, "public", "parent"), (None, None, None))
+    finally:
+        engine.close()
+    assert [(k.schema, k.table, k.column, k.seq) for k in keys] == [("public", "kinds", "id", 1)]
+    assert hidden == []  # no privilege on the table: not even its key's name
+    assert [(f.fk_table, f.fk_column, f.pk_table, f.pk_column, f.pk_name) for f in references] == [
+        ("child", "pid", "parent", "pid", "parent_pkey")
+    ]  # secret_child's reference stays hidden
+
+
+def test_session_changes_end_with_the_statement_and_read_only_tenants_cannot_write(
+    redshift_sim: RedshiftSimulator, database: str
+) -> None:
+    config = RedshiftEngineConfig(**_engine(redshift_sim, database, pool={"max_size": 1}))
+    tenants = {
+        "writer": TenantConfig(id="writer", engine="rs", db_user=WRITER, db_password=WRITER_PW),  # type: ignore[arg-type]
+        "viewer": TenantConfig(id="viewer", engine="rs", db_user=WRITER, db_password=WRITER_PW, read_only=True),  # type: ignore[arg-type]
+    }
+    engine = RedshiftEngine(config, tenants)
+    writer = Tenant(id="writer", engine="rs", db_user=WRITER, wlm_query_group=None)
+    viewer = Tenant(id="viewer", engine="rs", db_user=WRITER, allowed_statements=frozenset({"query"}))
+    state = "SELECT current_setting('search_path') AS p, current_setting('application_name') AS a"
+    try:
+        with engine.session(writer) as session:
+            before = session.execute(state, None, 10).read_all().to_pylist()
+            session.execute("SELECT set_config('search_path', 'nowhere', false) AS s", None, 10).read_all()
+            session.execute("SELECT set_config('application_name', 'escaped', false) AS s", None, 10).read_all()
+        with engine.session(writer) as session:  # the same (only) connection, reset on its way back
+            assert session.execute(state, None, 10).read_all().to_pylist() == before
+        with engine.session(viewer) as session, pytest.raises(GatewayError) as info:
+            session.execute_update("INSERT INTO events VALUES (99)", None)
+        assert info.value.status is Status.PERMISSION_DENIED
+        with engine.session(viewer) as session, pytest.raises(GatewayError):
+            session.execute("INSERT INTO events VALUES (98) RETURNING id", None, 10).read_all()
+        with engine.session(viewer) as session:
+            assert (
+                session.execute("SELECT count(*) AS n FROM events WHERE id > 97", None, 10).read_all()[0][0].as_py()
+                == 0
+            )
+    finally:
+        engine.close()

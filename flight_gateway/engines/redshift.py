@@ -21,7 +21,7 @@ from auth import Tenant
 from flight_gateway.config import RedshiftEngineConfig, Settings, TenantConfig
 from flight_gateway.engines.base import EngineInfo
 from flight_gateway.engines.postgres_pool import ConnectionPool, Connector
-from flight_gateway.engines.redshift_connection import check_query_group, connector
+from flight_gateway.engines.redshift_connection import check_query_group, connector, reset_session
 from flight_gateway.engines.redshift_credentials import RedshiftCredentials
 from flight_gateway.engines.redshift_session import RedshiftSession
 
@@ -65,7 +65,7 @@ class RedshiftEngine:
                     Connector(
                         open=lambda: self._open(tenant),
                         check=_check_alive,
-                        reset=_reset,
+                        reset=lambda conn: reset_session(conn, tenant, self.config),
                         close=lambda conn: conn.close(),
                     ),
                 )
@@ -118,13 +118,6 @@ class RedshiftEngine:
 
 def _check_alive(conn: Conn) -> None:
     conn.execute(b"select 1").fetchall()
-
-
-def _reset(conn: Conn) -> None:
-    if conn.closed or conn.broken:
-        raise ConnectionError("the connection is gone")
-    if conn.pgconn.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-        conn.rollback()
 
 
 def redshift_engines(settings: Settings) -> dict[str, RedshiftEngine]:

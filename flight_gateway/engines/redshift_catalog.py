@@ -2,8 +2,10 @@
 
 SVV_ALL_SCHEMAS / SVV_ALL_TABLES / SVV_ALL_COLUMNS already show a regular user only what it
 may use (Redshift's "visibility of data in system tables"), covering local, external (Spectrum)
-and datashare objects; keys come from information_schema, filtered to visible tables. LIKE
-patterns and names are bound as parameters (`$n`), never spliced into SQL.
+and datashare objects. Keys come from pg_constraint (information_schema in Redshift's PostgreSQL
+8.0 shows keys only to a table's owner), limited to key columns the user may read; they are
+walked with generate_series because the leader node has no unnest. LIKE patterns and names are
+bound as parameters (`$n`), never spliced into SQL.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ Rows = Callable[[str, list[Any]], list[tuple[Any, ...]]]
 
 # SVV_ALL_TABLES.table_type values, as Flight SQL clients filter on them.
 TABLE_TYPES = ("TABLE", "VIEW", "EXTERNAL TABLE", "SHARED TABLE")
-# JDBC/Flight SQL update-delete rules by information_schema's rule names.
-_RULES = {"CASCADE": 0, "RESTRICT": 1, "SET NULL": 2, "NO ACTION": 3, "SET DEFAULT": 4}
+# JDBC/Flight SQL update-delete rules by pg_constraint.confupdtype / confdeltype.
+_RULES = {"c": 0, "r": 1, "n": 2, "a": 3, "d": 4}
 
 
 class RedshiftCatalog:
@@ -76,15 +78,16 @@ class RedshiftCatalog:
 
     def primary_keys(self, catalog: str | None, schema: str | None, table: str) -> list[PrimaryKeyColumn]:
         rows = self._rows(
-            "select current_database(), k.table_schema, k.table_name, k.column_name, k.ordinal_position, "
-            "k.constraint_name from information_schema.table_constraints c "
-            "join information_schema.key_column_usage k on k.constraint_schema = c.constraint_schema "
-            "and k.constraint_name = c.constraint_name and k.table_name = c.table_name "
-            "join svv_all_tables t on t.schema_name = k.table_schema and t.table_name = k.table_name "
-            "and t.database_name = current_database() "
-            "where c.constraint_type = 'PRIMARY KEY' and k.table_name = $1 "
-            "and ($2::varchar is null or k.table_schema = $2) "
-            "and ($3::varchar is null or current_database() = $3) order by 2, 3, 5",
+            "select current_database(), n.nspname, c.relname, a.attname, k.i, con.conname "
+            "from pg_catalog.pg_constraint con join pg_catalog.pg_class c on c.oid = con.conrelid "
+            "join pg_catalog.pg_namespace n on n.oid = c.relnamespace "
+            "cross join generate_series(1, 32) as k(i) "
+            "join pg_catalog.pg_attribute a on a.attrelid = c.oid and a.attnum = con.conkey[k.i] "
+            "where con.contype = 'p' and c.relname = $1 and ($2::varchar is null or n.nspname = $2) "
+            "and ($3::varchar is null or current_database() = $3) "
+            "and has_schema_privilege(n.oid, 'USAGE') "
+            "and (has_table_privilege(c.oid, 'SELECT') or has_column_privilege(c.oid, a.attnum, 'SELECT')) "
+            "order by 2, 3, 5",
             [table, schema, catalog],
         )
         return [PrimaryKeyColumn(str(r[0]), str(r[1]), str(r[2]), str(r[3]), int(r[4]), r[5]) for r in rows]
@@ -94,24 +97,28 @@ class RedshiftCatalog:
         pk: tuple[str | None, str | None, str | None],
         fk: tuple[str | None, str | None, str | None],
     ) -> list[ForeignKeyColumn]:
-        # Both ends must be visible tables: a key must not reveal a table the tenant cannot see.
+        # Both ends must be readable: a key must not reveal a table the tenant cannot see.
         rows = self._rows(
-            "select current_database(), pk.table_schema, pk.table_name, pk.column_name, "
-            "current_database(), fk.table_schema, fk.table_name, fk.column_name, fk.ordinal_position, "
-            "r.constraint_name, r.unique_constraint_name, r.update_rule, r.delete_rule "
-            "from information_schema.referential_constraints r "
-            "join information_schema.key_column_usage fk on fk.constraint_schema = r.constraint_schema "
-            "and fk.constraint_name = r.constraint_name "
-            "join information_schema.key_column_usage pk on pk.constraint_schema = r.unique_constraint_schema "
-            "and pk.constraint_name = r.unique_constraint_name "
-            "and pk.ordinal_position = fk.position_in_unique_constraint "
-            "join svv_all_tables ft on ft.schema_name = fk.table_schema and ft.table_name = fk.table_name "
-            "and ft.database_name = current_database() "
-            "join svv_all_tables pt on pt.schema_name = pk.table_schema and pt.table_name = pk.table_name "
-            "and pt.database_name = current_database() "
-            "where ($1::varchar is null or pk.table_schema = $1) and ($2::varchar is null or pk.table_name = $2) "
-            "and ($3::varchar is null or fk.table_schema = $3) and ($4::varchar is null or fk.table_name = $4) "
+            "select current_database(), pn.nspname, pc.relname, pa.attname, "
+            "current_database(), fn.nspname, fc.relname, fa.attname, k.i, con.conname, "
+            "(select p.conname from pg_catalog.pg_constraint p where p.conrelid = con.confrelid "
+            "and p.contype in ('p', 'u') and p.conkey = con.confkey limit 1), "
+            "con.confupdtype::varchar, con.confdeltype::varchar "
+            "from pg_catalog.pg_constraint con "
+            "join pg_catalog.pg_class fc on fc.oid = con.conrelid "
+            "join pg_catalog.pg_namespace fn on fn.oid = fc.relnamespace "
+            "join pg_catalog.pg_class pc on pc.oid = con.confrelid "
+            "join pg_catalog.pg_namespace pn on pn.oid = pc.relnamespace "
+            "cross join generate_series(1, 32) as k(i) "
+            "join pg_catalog.pg_attribute fa on fa.attrelid = fc.oid and fa.attnum = con.conkey[k.i] "
+            "join pg_catalog.pg_attribute pa on pa.attrelid = pc.oid and pa.attnum = con.confkey[k.i] "
+            "where con.contype = 'f' "
+            "and ($1::varchar is null or pn.nspname = $1) and ($2::varchar is null or pc.relname = $2) "
+            "and ($3::varchar is null or fn.nspname = $3) and ($4::varchar is null or fc.relname = $4) "
             "and ($5::varchar is null or current_database() = $5) and ($6::varchar is null or current_database() = $6) "
+            "and has_schema_privilege(pn.oid, 'USAGE') and has_schema_privilege(fn.oid, 'USAGE') "
+            "and (has_table_privilege(pc.oid, 'SELECT') or has_column_privilege(pc.oid, pa.attnum, 'SELECT')) "
+            "and (has_table_privilege(fc.oid, 'SELECT') or has_column_privilege(fc.oid, fa.attnum, 'SELECT')) "
             "order by 6, 7, 10, 9",
             [pk[1], pk[2], fk[1], fk[2], pk[0], fk[0]],
         )

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Any
 
 import psycopg
-from psycopg import _encodings
+from psycopg import _encodings, generators
 from psycopg.adapt import AdaptersMap
 from psycopg.types.string import TextLoader
 
@@ -71,6 +72,25 @@ def session_settings(tenant: Tenant, config: RedshiftEngineConfig) -> list[str]:
     return statements
 
 
+def run_simple(conn: psycopg.Connection[Any], sql: str) -> None:
+    """Statements without parameters or results in one round trip (the simple query protocol,
+    which takes several statements at once)."""
+    conn.pgconn.send_query(sql.encode())
+    for result in conn.wait(generators.execute(conn.pgconn)):
+        if result.status == psycopg.pq.ExecStatus.FATAL_ERROR:
+            raise psycopg.errors.error_from_result(result, encoding=conn.info.encoding)
+
+
+def reset_session(conn: psycopg.Connection[Any], tenant: Tenant, config: RedshiftEngineConfig) -> None:
+    """A connection coming back to the pool: whatever the last statement changed in the session
+    (set_config, an open transaction) is undone, and the tenant's settings are applied again."""
+    if conn.closed or conn.broken:
+        raise ConnectionError("the connection is gone")
+    if conn.pgconn.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        conn.rollback()
+    run_simple(conn, "; ".join(["RESET ALL", *session_settings(tenant, config)]))
+
+
 def connector(
     config: RedshiftEngineConfig, credentials: RedshiftCredentials
 ) -> Callable[[Tenant], psycopg.Connection[tuple[str | None, ...]]]:
@@ -89,7 +109,8 @@ def connector(
                     sslmode=config.sslmode,
                     sslrootcert=str(config.sslrootcert) if config.sslrootcert else None,
                     connect_timeout=max(2, int(config.connect_timeout_seconds)),
-                    application_name=config.application_name,
+                    # Per tenant, so STL_CONNECTION_LOG / pg_stat_activity tell tenants apart.
+                    application_name=f"{config.application_name}/{tenant.id}",
                     autocommit=True,
                     prepare_threshold=None,
                     context=TEXT_ADAPTERS,
@@ -101,8 +122,7 @@ def connector(
                     continue
                 raise _connect_failed(exc, config, tenant) from exc
             try:
-                for statement in session_settings(tenant, config):
-                    conn.execute(statement.encode())
+                run_simple(conn, "; ".join(session_settings(tenant, config)))
             except BaseException:
                 conn.close()
                 raise

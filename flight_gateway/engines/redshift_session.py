@@ -22,6 +22,7 @@ from flight_gateway.engines.base import IngestTarget, StatementKind, StatementSh
 from flight_gateway.engines.postgres_errors import connection_lost, map_postgres_error
 from flight_gateway.engines.postgres_pool import Lease
 from flight_gateway.engines.redshift_catalog import RedshiftCatalog
+from flight_gateway.engines.redshift_connection import run_simple
 from flight_gateway.engines.redshift_fetch import fetch_chunks
 from flight_gateway.engines.redshift_types import BatchDecoder, arrow_type
 from flight_gateway.engines.redshift_unload import unload_statement
@@ -37,7 +38,10 @@ _FIRST_WORD = re.compile(r"^(?:(?:--[^\n]*\n)|(?:/\*.*?\*/)|\s)*([A-Za-z]+)", re
 _DML = {"INSERT", "UPDATE", "DELETE", "MERGE", "COPY", "UNLOAD"}
 _DDL = {"CREATE", "DROP", "ALTER", "TRUNCATE", "GRANT", "REVOKE", "COMMENT"}
 _READS = {"SELECT", "WITH", "SHOW", "EXPLAIN", "VALUES"}
-_REFUSED = {"BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT", "SET", "RESET"}
+# Transaction control and whatever would outlive the statement in a pooled session.
+_REFUSED = {"BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT", "SAVEPOINT", "RELEASE", "SET", "RESET",
+            "PREPARE", "EXECUTE", "DEALLOCATE", "DISCARD", "DECLARE", "FETCH", "MOVE", "CLOSE", "LISTEN",
+            "UNLISTEN", "NOTIFY"}  # fmt: skip
 _EXPLAIN_ROWS = re.compile(rb"rows=(\d+)")
 # Rows fetched from libpq per round of the stream (chunked-rows mode); batches are cut from them.
 _FETCH_ROWS = 8192
@@ -134,6 +138,7 @@ class RedshiftSession:
         sent = 0
         finished = False
         try:
+            self._begin()
             for chunk in fetch_chunks(self.connection, sql, values, min(_FETCH_ROWS, batch_rows)):
                 pending += chunk
                 while len(pending) >= batch_rows:
@@ -141,6 +146,7 @@ class RedshiftSession:
                     sent += 1
                     yield batch
             finished = True
+            self._end()
         except psycopg.Error as exc:
             finished = True
             # A read that lost its connection before sending anything is safe to run again, once.
@@ -155,6 +161,16 @@ class RedshiftSession:
                 self._lease.broken = True
         if pending or sent == 0:
             yield decode(pending)
+
+    def _begin(self) -> None:
+        """A read-only tenant's statement runs in a READ ONLY transaction, so Redshift itself
+        refuses its writes (Redshift has no default_transaction_read_only to set per session)."""
+        if self._tenant.read_only:
+            run_simple(self.connection, "BEGIN READ ONLY")
+
+    def _end(self) -> None:
+        if self.connection.pgconn.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            run_simple(self.connection, "COMMIT")
 
     def estimate_rows(self, sql: str, params: pa.RecordBatch | None) -> int | None:
         if first_word(sql) not in ("SELECT", "WITH"):
@@ -175,11 +191,13 @@ class RedshiftSession:
             self.describe(sql)  # raises the refusal
         total = 0
         try:
+            self._begin()
             cursor = psycopg.RawCursor(self.connection)
             with cursor:
                 for row in _values(params) if params is not None and params.num_rows else [[]]:
                     cursor.execute(sql, row or None)
                     total += max(cursor.rowcount, 0)
+            self._end()
         except psycopg.Error as exc:  # never retried: a write may have happened
             raise self._error(exc) from exc
         return total
