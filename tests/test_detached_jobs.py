@@ -117,6 +117,7 @@ def test_get_job_result_returns_the_same_flight_info(acme: tuple[fl.FlightClient
     assert len(raw) == 1
     info = fl.FlightInfo.deserialize(raw[0].body.to_pybytes())
     assert info.descriptor.path == [b"jobs", job_id.encode()]
+    assert client.get_schema(info.descriptor, options).schema == info.schema
     assert info.total_records == 1000
     assert read_all(client, options, info).num_rows == 1000
 

@@ -121,7 +121,7 @@ class GatewayFlightServer(fl.FlightServerBase):  # type: ignore[misc]
             raise invalid(
                 "PATH_DESCRIPTOR",
                 'path descriptors name job results only (FlightDescriptor.for_path("jobs", <job id>)) and are '
-                "read with GetFlightInfo; send statements as Flight SQL commands",
+                "read with GetFlightInfo or GetSchema; send statements as Flight SQL commands",
             )
         return unpack(descriptor.command)
 
@@ -165,6 +165,10 @@ class GatewayFlightServer(fl.FlightServerBase):  # type: ignore[misc]
 
     def get_schema(self, context: fl.ServerCallContext, descriptor: fl.FlightDescriptor) -> fl.SchemaResult:
         def run(ctx: RequestContext) -> fl.SchemaResult:
+            if descriptor.descriptor_type == fl.DescriptorType.PATH:
+                return fl.SchemaResult(
+                    self._results.flight_info(ctx, job_id_of(list(descriptor.path)), descriptor).schema
+                )
             cmd = self._command(descriptor)
             if isinstance(cmd, pb.CommandStatementQuery):
                 return fl.SchemaResult(self._statements.schema_of(ctx, cmd.query, None))
