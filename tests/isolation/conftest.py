@@ -6,7 +6,7 @@ Redshift simulator when the suite provides one (its backing PostgreSQL gets the 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from isolation.isolation_db import IsolationDatabase, apply, drop, new_names, te
 # (the gateway's policy is the second line of defence).
 GATEWAY_TENANTS = ("acme", "globex", "acme_ro")
 ENGINES = ("postgres", "redshift-simulator")
+Dsn = Callable[[str], str]
 
 
 @dataclass
@@ -33,7 +34,7 @@ class IsolatedGateway:
     engine: str
     running: RunningGateway
     names: IsolationDatabase
-    superuser_dsn: str  # the database server behind the engine, for checks from outside
+    login_dsn: Callable[[str], str]  # tenant -> a DSN that logs in as its db user without the gateway
 
     def connect(self, tenant: str) -> flight_sql.Connection:
         return self.running.connect(tenant)
@@ -46,7 +47,7 @@ class IsolatedGateway:
 
     def direct(self, tenant: str) -> psycopg.Connection:
         """A psycopg login as the tenant's db user, straight to the database (no gateway)."""
-        return psycopg.connect(tenant_dsn(self.superuser_dsn, self.names, tenant.removesuffix("_ro")), autocommit=True)
+        return psycopg.connect(self.login_dsn(tenant.removesuffix("_ro")), autocommit=True)
 
 
 @pytest.fixture(scope="session")
@@ -83,17 +84,17 @@ def _users() -> list[dict[str, Any]]:
 _POOL = {"min_size": 0, "max_size": 1, "acquire_timeout_seconds": 30}
 
 
-def _postgres_gateway(tmp: Path, postgres: PostgresService, names: IsolationDatabase) -> tuple[RunningGateway, str]:
+def _postgres_gateway(tmp: Path, postgres: PostgresService, names: IsolationDatabase) -> tuple[RunningGateway, Dsn]:
     engine = {"name": "pg", "type": "postgres", "host": postgres.host, "port": postgres.port,
               "database": names.database, "sslmode": "disable", "pool": _POOL}  # fmt: skip
     running = start_gateway(tmp, demo=False, engines=[engine], tenants=_tenants(names, "pg"), users=_users())
     if "pg" not in running.gateway.engines:
         running.gateway.shutdown()
         pytest.skip("app.build() does not build [[engines]] type = 'postgres' yet")
-    return running, postgres.superuser_dsn
+    return running, lambda tenant: tenant_dsn(postgres.superuser_dsn, names, tenant)
 
 
-def _redshift_gateway(tmp: Path, request: pytest.FixtureRequest) -> tuple[RunningGateway, IsolationDatabase, str]:
+def _redshift_gateway(tmp: Path, request: pytest.FixtureRequest) -> tuple[RunningGateway, IsolationDatabase, Dsn]:
     """The same setup on the simulator's backing PostgreSQL; the gateway reaches it through the
     Redshift-speaking front with its Redshift engine."""
     sim = request.getfixturevalue("redshift_sim")
@@ -106,7 +107,9 @@ def _redshift_gateway(tmp: Path, request: pytest.FixtureRequest) -> tuple[Runnin
     if "rs" not in running.gateway.engines:
         running.gateway.shutdown()
         pytest.skip("app.build() does not build [[engines]] type = 'redshift' yet")
-    return running, names, sim.superuser_dsn
+    # Direct logins go through the front too: the backing server stores MD5 passwords, which its
+    # SCRAM-only TCP logins cannot check.
+    return running, names, lambda t: sim.dsn(names.login(t).db_user, names.login(t).password, names.database)
 
 
 @pytest.fixture(scope="session", params=ENGINES)
@@ -118,9 +121,9 @@ def iso(
 ) -> Iterator[IsolatedGateway]:
     tmp = tmp_path_factory.mktemp(f"isolation-{request.param}")
     if request.param == "postgres":
-        running, dsn = _postgres_gateway(tmp, postgres, isolation_db)
+        running, login_dsn = _postgres_gateway(tmp, postgres, isolation_db)
         names = isolation_db
     else:
-        running, names, dsn = _redshift_gateway(tmp, request)
-    yield IsolatedGateway(request.param, running, names, dsn)
+        running, names, login_dsn = _redshift_gateway(tmp, request)
+    yield IsolatedGateway(request.param, running, names, login_dsn)
     running.gateway.shutdown()

@@ -27,10 +27,21 @@ SESSION_STATE = (
 )
 
 
+NOTE_IDS = {"acme": 1, "globex": 2}
+
+
 @pytest.fixture
 def witnesses(iso: IsolatedGateway) -> Iterator[dict[str, psycopg.Connection]]:
     with iso.direct("acme") as acme, iso.direct("globex") as globex:
         yield {"acme": acme, "globex": globex}
+        # A write that got through is this test's failure, not the next one's.
+        for tenant, conn in {"acme": acme, "globex": globex}.items():
+            conn.execute("DELETE FROM shared.notes WHERE id <> %s", [NOTE_IDS[tenant]])
+            conn.execute(
+                "INSERT INTO shared.notes (id, body) VALUES (%s, %s)"
+                " ON CONFLICT (id) DO UPDATE SET body = excluded.body",
+                [NOTE_IDS[tenant], f"{tenant} note"],
+            )
 
 
 def assert_still_itself(iso: IsolatedGateway, tenant: str) -> None:
@@ -48,13 +59,27 @@ def assert_witnesses_untouched(witnesses: dict[str, psycopg.Connection]) -> None
         assert conn.execute("SELECT count(*) FROM shared.orders").fetchone() == (OWN_ROWS[tenant],)
 
 
+def direct_answer(iso: IsolatedGateway, tenant: str, sql: str) -> str | None:
+    """What the database itself answers the tenant's login: the SQLSTATE, or None if it runs.
+
+    The oracle for the gateway's answer: behind the Redshift simulator the database is not the
+    PostgreSQL of `ATTEMPTS` (no COPY TO STDOUT there, for one)."""
+    with iso.direct(tenant) as conn:
+        try:
+            conn.execute(sql)
+        except psycopg.Error as exc:
+            return exc.sqlstate or "?"
+        return None
+
+
 @pytest.mark.parametrize("attempt", ATTEMPTS, ids=[a.id for a in ATTEMPTS])
 def test_escape_attempt_fails_or_changes_nothing(
     iso: IsolatedGateway, witnesses: dict[str, psycopg.Connection], attempt: Attempt
 ) -> None:
     sql = attempt.render(iso.names)
+    database_says = attempt.sqlstate if iso.engine == "postgres" else direct_answer(iso, attempt.tenant, sql)
     with iso.connect(attempt.tenant) as conn:
-        if attempt.sqlstate is None or attempt.multi:
+        if database_says is None or attempt.multi:
             try:
                 rows(conn, sql)
             except flight_sql.Error as error:
@@ -62,15 +87,23 @@ def test_escape_attempt_fails_or_changes_nothing(
         else:
             error = failure(conn, sql)
             assert_clean(error, "globex note", "(2)", *(() if "secret" in sql else ("secret",)))
-            if attempt.sqlstate == DENIED:
+            if database_says == DENIED:
                 assert is_permission_denied(error), str(error)
     assert_still_itself(iso, attempt.tenant)
     assert_witnesses_untouched(witnesses)
 
 
+def try_statement(conn: flight_sql.Connection, sql: str) -> None:
+    """Run `sql`; a refusal is fine (an engine may refuse session statements outright)."""
+    try:
+        rows(conn, sql)
+    except flight_sql.Error as error:
+        assert_clean(error)
+
+
 def test_search_path_into_a_foreign_schema_reaches_nothing(iso: IsolatedGateway) -> None:
     with iso.connect("globex") as conn:
-        rows(conn, "SET search_path TO acme_private, shared")
+        try_statement(conn, "SET search_path TO acme_private, shared")
         missing = failure(conn, "SELECT * FROM plans")
         assert "does not exist" in str(missing)
         assert_clean(missing, "gold")
@@ -87,7 +120,7 @@ def test_search_path_into_a_foreign_schema_reaches_nothing(iso: IsolatedGateway)
 def test_session_changes_do_not_outlive_the_request(iso: IsolatedGateway, statement: str) -> None:
     with iso.connect("acme") as conn:
         before = rows(conn, SESSION_STATE)
-        rows(conn, statement)
+        try_statement(conn, statement)
     with iso.connect("acme") as conn:
         assert rows(conn, SESSION_STATE) == before
         assert rows(conn, "SELECT count(*) FROM shared.orders") == [(ACME_ROWS,)]
@@ -98,13 +131,15 @@ def test_one_tenants_session_changes_never_reach_the_other(iso: IsolatedGateway)
     with iso.connect("globex") as conn:
         before = rows(conn, SESSION_STATE)
     with iso.connect("acme") as conn:
-        rows(conn, "SET search_path TO acme_private")
-        rows(conn, "SET application_name = 'acme was here'")
+        try_statement(conn, "SET search_path TO acme_private")
+        try_statement(conn, "SELECT set_config('application_name', 'acme was here', false)")
     with iso.connect("globex") as conn:
         assert rows(conn, SESSION_STATE) == before
 
 
 def test_a_lock_left_by_one_tenant_does_not_block_the_other(iso: IsolatedGateway) -> None:
+    if iso.engine != "postgres":
+        pytest.skip("Redshift has no advisory locks (only the simulator's PostgreSQL does)")
     with iso.connect("acme") as conn:
         rows(conn, "SELECT pg_advisory_lock(4242)")  # session-level: outlives the statement
     with iso.connect("globex") as conn:
@@ -176,11 +211,15 @@ INGEST_STATUS = (
 )
 
 
-@pytest.mark.parametrize(
-    "tenant", [pytest.param("acme", marks=pytest.mark.xfail(strict=True, reason=INGEST_STATUS)), "acme_ro"]
-)
-def test_bulk_ingest_without_privilege_is_permission_denied(iso: IsolatedGateway, tenant: str) -> None:
+@pytest.mark.parametrize("tenant", ["acme", "acme_ro"])
+def test_bulk_ingest_without_privilege_is_permission_denied(
+    iso: IsolatedGateway, tenant: str, request: pytest.FixtureRequest
+) -> None:
+    if iso.engine == "postgres" and tenant == "acme":
+        request.applymarker(pytest.mark.xfail(strict=True, reason=INGEST_STATUS))
     rows_ = pa.table({"body": ["x"]})
     with iso.connect(tenant) as conn, conn.cursor() as cur, pytest.raises(flight_sql.Error) as created:
         cur.adbc_ingest("planted", rows_, mode="create", db_schema_name="shared")
+    if iso.engine != "postgres" and "INGEST_NOT_SUPPORTED" in str(created.value):
+        return  # the Redshift engine takes no bulk ingest at all
     assert is_permission_denied(created.value), str(created.value)
