@@ -15,6 +15,7 @@ from typing import Any
 import adbc_driver_flightsql.dbapi as flight_sql
 import grpc
 import pyarrow as pa
+import pyarrow.flight as fl
 import pytest
 from conftest import PASSWORD, RunningGateway, start_gateway
 from flight_wire import RawFlight, command_descriptor
@@ -25,6 +26,7 @@ from flight_gateway.config import RedshiftEngineConfig, TenantConfig
 from flight_gateway.engines.redshift import RedshiftEngine
 from flight_gateway.errors import GatewayError, Status
 from flight_gateway.protocol import flightsql_pb2 as pb
+from flight_gateway.protocol.commands import pack
 from flight_gateway.simulation.simulator import RedshiftSimulator
 
 READER, READER_PW = "rs_reader", "Reader-pass1"
@@ -389,3 +391,23 @@ def test_session_changes_end_with_the_statement_and_read_only_tenants_cannot_wri
             )
     finally:
         engine.close()
+
+
+def _command(gw: RunningGateway, tenant: str, cmd: Any) -> pa.Table:
+    client, options = gw.flight_client(tenant)
+    try:
+        info = client.get_flight_info(fl.FlightDescriptor.for_command(pack(cmd)), options)
+        return client.do_get(info.endpoints[0].ticket, options).read_all()
+    finally:
+        client.close()
+
+
+def test_sql_info_and_type_info_are_redshifts(gw: RunningGateway) -> None:
+    types = _command(gw, "reader", pb.CommandGetXdbcTypeInfo()).column("type_name").to_pylist()
+    assert {"integer", "numeric", "character varying", "super", "varbyte", "geometry", "time with time zone"} <= set(
+        types
+    )
+    assert "uuid" not in types and "bytea" not in types  # PostgreSQL's, not Redshift's
+    info = _command(gw, "reader", pb.CommandGetSqlInfo(info=[1, 508]))
+    values = dict(zip(info.column("info_name").to_pylist(), info.column("value").to_pylist(), strict=True))
+    assert "Redshift" in values[1] and "AZ64" in values[508]

@@ -19,9 +19,14 @@ from flight_gateway.protocol.xdbc import (
     XdbcType,
     build_xdbc_type_info_table,
 )
+from flight_gateway.protocol.xdbc_redshift import REDSHIFT_XDBC_TYPES
 
 SERVER_NAME = "flight-gateway"
-_XDBC_TYPES: dict[str, tuple[XdbcType, ...]] = {"duckdb": DUCKDB_XDBC_TYPES, "postgres": POSTGRES_XDBC_TYPES}
+_XDBC_TYPES: dict[str, tuple[XdbcType, ...]] = {
+    "duckdb": DUCKDB_XDBC_TYPES,
+    "postgres": POSTGRES_XDBC_TYPES,
+    "redshift": REDSHIFT_XDBC_TYPES,
+}
 
 
 class ServerInfo:
