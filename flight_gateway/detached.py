@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
@@ -29,6 +29,7 @@ from flight_gateway.errors import GatewayError, Status, invalid
 from flight_gateway.execution import Executor
 from flight_gateway.jobs.idempotency import RequestIds, statement_digest
 from flight_gateway.jobs.models import Job, JobState
+from flight_gateway.jobs.requests import JsonScalar
 from flight_gateway.offload import parquet_compatible
 from flight_gateway.policy import check_statement_class
 
@@ -61,11 +62,12 @@ class DetachedJobs:
         self._watch_seconds = watch_seconds
         self._watcher = threading.Thread(target=self._watch, name="detached-job-watcher", daemon=True)
 
-    def submit(self, ctx: RequestContext, sql: str, label: str | None) -> Job:
+    def submit(self, ctx: RequestContext, sql: str, label: str | None, parameters: Sequence[JsonScalar] = ()) -> Job:
         """Start `sql` as a detached job (or, for a retried request id, find the first call's job)."""
         if not sql.strip():
             raise invalid("EMPTY_STATEMENT", "the SQL statement is empty")
-        schema = self._checked_schema(ctx, sql)
+        params = _parameter_batch(parameters)
+        schema = self._checked_schema(ctx, sql, params)
         if not self._slots.acquire(blocking=False):
             raise GatewayError(
                 Status.RESOURCE_EXHAUSTED,
@@ -75,7 +77,8 @@ class DetachedJobs:
             )
         try:
             if ctx.client_request_id is not None and self._requests is not None:
-                digest = statement_digest("SubmitJob", sql)
+                values = [] if params is None else [params.serialize().to_pybytes()]
+                digest = statement_digest("SubmitJob", sql, values)
                 claimed = self._requests.claim(ctx.tenant.id, ctx.client_request_id, digest)
                 if not claimed.first:
                     self._slots.release()
@@ -96,7 +99,7 @@ class DetachedJobs:
                 self._running[job_id] = ctx.tenant.id
                 if not self._watcher.is_alive():
                     self._watcher.start()
-                self._pool.submit(self._work, ctx, job_id, sql, schema)
+                self._pool.submit(self._work, ctx, job_id, sql, params, schema)
         except BaseException:
             self._slots.release()
             raise
@@ -104,10 +107,10 @@ class DetachedJobs:
         assert job is not None  # noqa: S101 - written above; reads wait for queued writes
         return job
 
-    def _checked_schema(self, ctx: RequestContext, sql: str) -> pa.Schema:
+    def _checked_schema(self, ctx: RequestContext, sql: str, params: pa.RecordBatch | None) -> pa.Schema:
         """The query's result schema, after the checks every statement passes (refusals are jobs too)."""
         try:
-            shape = self._executor.describe(ctx, sql)
+            shape = self._executor.describe(ctx, sql, params)
             check_statement_class(ctx.tenant, shape.kind.value)
             if shape.kind is not StatementKind.QUERY:
                 raise invalid(
@@ -115,8 +118,12 @@ class DetachedJobs:
                     f"SubmitJob runs queries, and this is a {shape.kind.value} statement; "
                     "run it as an update (DoPut, or cursor.execute) instead",
                 )
-            if len(shape.parameters):
-                raise invalid("PARAMETERS_NOT_SUPPORTED", "SubmitJob takes no parameters; put the values in the SQL")
+            if params is None and len(shape.parameters):
+                raise invalid(
+                    "PARAMETER_MISMATCH",
+                    f"the statement has {len(shape.parameters)} parameter(s) but none were sent; "
+                    "send one value per ? in 'parameters'",
+                )
             if not parquet_compatible(shape.schema):
                 raise invalid(
                     "NOT_OFFLOADABLE",
@@ -127,9 +134,11 @@ class DetachedJobs:
             raise
         return shape.schema
 
-    def _work(self, ctx: RequestContext, job_id: str, sql: str, schema: pa.Schema) -> None:
+    def _work(
+        self, ctx: RequestContext, job_id: str, sql: str, params: pa.RecordBatch | None, schema: pa.Schema
+    ) -> None:
         try:
-            self._run(ctx, job_id, sql, None, schema)
+            self._run(ctx, job_id, sql, params, schema)
         except GatewayError as err:
             log.info("detached job %s ended: %s", job_id, err.code)  # the executor recorded the outcome
         except Exception:
@@ -172,3 +181,16 @@ class DetachedJobs:
         self._pool.shutdown(wait=True)
         if self._watcher.is_alive():
             self._watcher.join()
+
+
+def _parameter_batch(values: Sequence[JsonScalar]) -> pa.RecordBatch | None:
+    """One row of bound values, typed as JSON gives them (integer, double, string, boolean, null)."""
+    if not values:
+        return None
+    try:
+        arrays = [pa.array([value]) for value in values]
+    except (OverflowError, pa.ArrowException):
+        raise invalid(
+            "PARAMETER_OUT_OF_RANGE", "a parameter does not fit a 64-bit integer; send it as a string"
+        ) from None
+    return pa.RecordBatch.from_arrays(arrays, names=[f"${i}" for i in range(1, len(values) + 1)])

@@ -122,6 +122,17 @@ def test_get_job_result_returns_the_same_flight_info(acme: tuple[fl.FlightClient
     assert read_all(client, options, info).num_rows == 1000
 
 
+def test_parameters_are_bound_to_the_placeholders(acme: tuple[fl.FlightClient, Options]) -> None:
+    client, options = acme
+    sql = f"select i as p_{tag()}, ? as s, ? as b, cast(? as integer) as n from range(?) t(i) where i >= ?"
+    job_id = submit(client, options, sql, parameters=["text", True, None, 10, 4])["job_id"]
+    assert finished(client, options, job_id)["state"] == "SUCCEEDED"
+    result = read_all(client, options, result_info(client, options, job_id))
+    assert result.column(0).to_pylist() == [4, 5, 6, 7, 8, 9]
+    assert set(result.column("s").to_pylist()) == {"text"} and set(result.column("b").to_pylist()) == {True}
+    assert set(result.column("n").to_pylist()) == {None}
+
+
 def test_fetching_before_the_job_finished_says_to_poll(acme: tuple[fl.FlightClient, Options]) -> None:
     client, options = acme
     job_id = submit(client, options, ENDLESS.format(tag()))["job_id"]
@@ -168,9 +179,11 @@ def test_a_failing_job_ends_failed_and_has_no_result(acme: tuple[fl.FlightClient
     [
         ({"sql": "select * from no_such_table_anywhere"}, "INVALID_ARGUMENT|NOT_FOUND"),
         ({"sql": "create table t_never (i int)"}, "NOT_A_QUERY"),
-        ({"sql": "select ? as p"}, "PARAMETERS_NOT_SUPPORTED"),
+        ({"sql": "select ? as p"}, "PARAMETER_MISMATCH"),
+        ({"sql": "select ? as p", "parameters": [{"a": 1}]}, "'parameters' must be a list"),
+        ({"sql": "select ? as p", "parameters": [2**70]}, "PARAMETER_OUT_OF_RANGE"),
         ({"sql": "   "}, "EMPTY_STATEMENT"),
-        ({"sql": "select 1", "parameters": [1]}, "unknown field 'parameters'"),
+        ({"sql": "select 1", "limit": 1}, "unknown field 'limit'"),
         ({"label": "no sql"}, "'sql' is required"),
     ],
 )

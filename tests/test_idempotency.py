@@ -192,6 +192,17 @@ def test_a_resubmitted_job_is_the_same_job(gw: RunningGateway) -> None:
     assert len(jobs_of(gw, sql)) == 1
 
 
+def test_a_resubmit_with_other_parameter_values_is_refused(gw: RunningGateway) -> None:
+    sql = f"select i as v_{tag()} from range(100) t(i) where i < ?"
+    client, options = flight(gw, request_id=rid())
+    with client:
+        first = job_action(client, options, "SubmitJob", {"sql": sql, "parameters": [5]})
+        assert job_action(client, options, "SubmitJob", {"sql": sql, "parameters": [5]})["job_id"] == first["job_id"]
+        with pytest.raises(pa.ArrowInvalid, match="REQUEST_ID_REUSED"):
+            job_action(client, options, "SubmitJob", {"sql": sql, "parameters": [6]})
+    assert len(jobs_of(gw, sql)) == 1
+
+
 def _together(n: int, call: Callable[[], Any]) -> list[Any]:
     """`call` from n threads released at once; their results (or exceptions)."""
     barrier = threading.Barrier(n)

@@ -22,6 +22,8 @@ from flight_gateway.jobs.models import Job, JobState
 MAX_LIMIT = 1000
 MAX_SQL_CHARS = 1 << 20
 MAX_LABEL_CHARS = 128
+MAX_PARAMETERS = 1000
+JsonScalar = str | int | float | bool | None
 DEFAULT_LIMIT = 50
 _STATES = ", ".join(state.value for state in JobState)
 
@@ -114,15 +116,30 @@ def job_id_request(action: str, body: bytes) -> str:
 class SubmitJobRequest:
     sql: str
     label: str | None = None
+    # Values for the statement's `?` placeholders, in order (JSON scalars).
+    parameters: tuple[JsonScalar, ...] = ()
 
 
 def submit_job_request(body: bytes) -> SubmitJobRequest:
     action = "SubmitJob"
-    fields = _object(action, body, ("sql", "label"))
+    fields = _object(action, body, ("sql", "label", "parameters"))
     sql = _text(action, fields, "sql", MAX_SQL_CHARS)
     if sql is None:
         raise _bad(action, "'sql' is required: the query to run as a detached job")
-    return SubmitJobRequest(sql, _text(action, fields, "label", MAX_LABEL_CHARS))
+    parameters = fields.get("parameters") or []
+    scalar = (str, int, float, bool, type(None))
+    if (
+        not isinstance(parameters, list)
+        or len(parameters) > MAX_PARAMETERS
+        or not all(isinstance(value, scalar) for value in parameters)
+        or any(isinstance(value, float) and not math.isfinite(value) for value in parameters)
+    ):
+        raise _bad(
+            action,
+            f"'parameters' must be a list of at most {MAX_PARAMETERS} JSON strings, numbers, booleans or nulls, "
+            "one per ? in the SQL",
+        )
+    return SubmitJobRequest(sql, _text(action, fields, "label", MAX_LABEL_CHARS), tuple(parameters))
 
 
 def page_token(last: Job) -> str:

@@ -81,8 +81,9 @@ class Actions:
             ),
             "SubmitJob": (
                 'Run a query as a detached job on the gateway, its result offloaded for later. JSON body {"sql": '
-                '"...", "label": optional}; result: JSON {"job_id", "state"} at once. Follow it with GetJob, fetch '
-                'the result with GetFlightInfo(FlightDescriptor.for_path("jobs", job_id)) or GetJobResult',
+                '"...", "label": optional, "parameters": optional [values for ?]}; result: JSON {"job_id", '
+                '"state"} at once. Follow it with GetJob, fetch the result with '
+                'GetFlightInfo(FlightDescriptor.for_path("jobs", job_id)) or GetJobResult',
                 self._submit_job,
             ),
             "GetJobResult": (
@@ -173,7 +174,7 @@ class Actions:
         request = submit_job_request(body)
         if self._detached is None:
             raise GatewayError(Status.UNAVAILABLE, "DETACHED_JOBS_OFF", "this gateway runs no detached jobs")
-        job = self._detached.submit(ctx, request.sql, request.label)
+        job = self._detached.submit(ctx, request.sql, request.label, request.parameters)
         return _json({"job_id": job.id, "state": job.state.value})
 
     def _get_job_result(self, ctx: RequestContext, body: bytes) -> list[bytes]:
