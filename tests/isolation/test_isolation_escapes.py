@@ -223,3 +223,26 @@ def test_bulk_ingest_without_privilege_is_permission_denied(
     if iso.engine != "postgres" and "INGEST_NOT_SUPPORTED" in str(created.value):
         return  # the Redshift engine takes no bulk ingest at all
     assert is_permission_denied(created.value), str(created.value)
+
+
+TENANT_UNLOAD = (
+    "a tenant's own UNLOAD runs with whatever IAM role it names, and the cluster's roles (the gateway's "
+    "unload_iam_role among them) serve every database user unless ASSUMEROLE is revoked: it writes anywhere "
+    "that role may, e.g. under another tenant's offload prefix. The Redshift engine should refuse UNLOAD (and "
+    "COPY from/to S3) written by tenants; the gateway issues its own UNLOAD"
+)
+
+
+@pytest.mark.xfail(strict=True, reason=TENANT_UNLOAD)
+def test_a_tenant_cannot_unload_into_the_gateways_bucket(iso: IsolatedGateway, request: pytest.FixtureRequest) -> None:
+    if iso.engine == "postgres":
+        pytest.skip("UNLOAD is Redshift's")
+    sim = request.getfixturevalue("redshift_sim")
+    prefix = f"globex/planted-{iso.names.database}/"
+    role = "arn:aws:iam::123456789012:role/flight-gateway-unload"
+    target = f"s3://{sim.unload_bucket}/{prefix}"
+    sql = f"UNLOAD ('SELECT id, tenant FROM shared.orders') TO '{target}' IAM_ROLE '{role}' FORMAT AS PARQUET"
+    with iso.connect("acme") as conn:
+        try_statement(conn, sql)
+    listed = sim.s3.client().list_objects_v2(Bucket=sim.unload_bucket, Prefix=prefix)
+    assert listed.get("KeyCount", 0) == 0
