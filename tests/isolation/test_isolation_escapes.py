@@ -246,3 +246,16 @@ def test_a_tenant_cannot_unload_into_the_gateways_bucket(iso: IsolatedGateway, r
         try_statement(conn, sql)
     listed = sim.s3.client().list_objects_v2(Bucket=sim.unload_bucket, Prefix=prefix)
     assert listed.get("KeyCount", 0) == 0
+
+
+def test_a_read_only_tenant_cannot_unload(iso: IsolatedGateway, request: pytest.FixtureRequest) -> None:
+    if iso.engine == "postgres":
+        pytest.skip("UNLOAD is Redshift's")
+    sim = request.getfixturevalue("redshift_sim")
+    prefix = f"acme/ro-{iso.names.database}/"
+    role = "arn:aws:iam::123456789012:role/flight-gateway-unload"
+    sql = f"UNLOAD ('SELECT id FROM shared.orders') TO 's3://{sim.unload_bucket}/{prefix}' IAM_ROLE '{role}'"
+    with iso.connect("acme_ro") as conn:
+        refused = failure(conn, sql)
+    assert is_permission_denied(refused), str(refused)
+    assert sim.s3.client().list_objects_v2(Bucket=sim.unload_bucket, Prefix=prefix).get("KeyCount", 0) == 0
