@@ -75,37 +75,47 @@ class DetachedJobs:
                 f"this gateway already runs {self.max_jobs} detached jobs (max_detached_jobs); submit again later",
                 retryable=True,
             )
+        earlier: str | None = None  # the job of an earlier call with this request id
         try:
             if ctx.client_request_id is not None and self._requests is not None:
                 values = [] if params is None else [params.serialize().to_pybytes()]
                 digest = statement_digest("SubmitJob", sql, values)
                 claimed = self._requests.claim(ctx.tenant.id, ctx.client_request_id, digest)
-                if not claimed.first:
-                    self._slots.release()
-                    return self._requests.job(ctx.tenant.id, claimed.job_id, finished=False)
                 ctx = replace(ctx, job_id=claimed.job_id)
-            with self._lock:
-                if self._closed:
-                    error = GatewayError(Status.UNAVAILABLE, "SHUTTING_DOWN", "the gateway is stopping; submit again")
-                    # Recorded, so a retry with the same request id finds an outcome to report.
-                    self._executor.record_failure(ctx, sql, KIND, error)
-                    raise error
-                job_id = self._executor.new_job(ctx, sql, KIND, label)
-                # RUNNING from the start (a worker is reserved for it): if this process dies from
-                # now on, restart recovery finds the job and fails it, instead of a QUEUED record
-                # waiting for a worker that no longer exists.
-                self._executor.jobs.start(job_id, time.time())
-                ctx = replace(ctx, job_id=job_id)
-                self._running[job_id] = ctx.tenant.id
-                if not self._watcher.is_alive():
-                    self._watcher.start()
-                self._pool.submit(self._work, ctx, job_id, sql, params, schema)
+                earlier = None if claimed.first else claimed.job_id
+            if earlier is None:
+                job_id = self._start(ctx, sql, label, params, schema)
         except BaseException:
             self._slots.release()
             raise
+        if earlier is not None and self._requests is not None:
+            self._slots.release()
+            return self._requests.job(ctx.tenant.id, earlier, finished=False)
         job = self._executor.jobs.get(job_id)
         assert job is not None  # noqa: S101 - written above; reads wait for queued writes
         return job
+
+    def _start(
+        self, ctx: RequestContext, sql: str, label: str | None, params: pa.RecordBatch | None, schema: pa.Schema
+    ) -> str:
+        """Record the job and hand it to a worker (whose slot the caller holds): its id."""
+        with self._lock:
+            if self._closed:
+                error = GatewayError(Status.UNAVAILABLE, "SHUTTING_DOWN", "the gateway is stopping; submit again")
+                # Recorded, so a retry with the same request id finds an outcome to report.
+                self._executor.record_failure(ctx, sql, KIND, error)
+                raise error
+            job_id = self._executor.new_job(ctx, sql, KIND, label)
+            # RUNNING from the start (a worker is reserved for it): if this process dies from
+            # now on, restart recovery finds the job and fails it, instead of a QUEUED record
+            # waiting for a worker that no longer exists.
+            self._executor.jobs.start(job_id, time.time())
+            ctx = replace(ctx, job_id=job_id)
+            self._running[job_id] = ctx.tenant.id
+            if not self._watcher.is_alive():
+                self._watcher.start()
+            self._pool.submit(self._work, ctx, job_id, sql, params, schema)
+        return job_id
 
     def _checked_schema(self, ctx: RequestContext, sql: str, params: pa.RecordBatch | None) -> pa.Schema:
         """The query's result schema, after the checks every statement passes (refusals are jobs too)."""
