@@ -90,16 +90,37 @@ class PostgresCatalog:
 
     def table_schema(self, table: TableRef) -> pa.Schema:
         rows = self._rows(
-            "select a.attname, t.typname, a.atttypmod, e.typname, a.attnotnull "
+            "select a.attname, t.typname, a.atttypmod, e.typname, a.attnotnull, format_type(a.atttypid, a.atttypmod), "
+            "a.attidentity <> '' or coalesce(pg_get_expr(d.adbin, d.adrelid) like 'nextval(%', false), "
+            "t.typcategory = 'S' "
             "from pg_attribute a join pg_class c on c.oid = a.attrelid "
             "join pg_namespace n on n.oid = c.relnamespace join pg_type t on t.oid = a.atttypid "
             "left join pg_type e on e.oid = t.typelem and t.typcategory = 'A' "
+            "left join pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum "
             "where n.nspname = $1 and c.relname = $2 and a.attnum > 0 and not a.attisdropped "
             "and has_column_privilege(c.oid, a.attnum, 'SELECT, INSERT, UPDATE, REFERENCES') "
             "order by a.attnum",
             [table.schema, table.name],
         )
-        return pa.schema([pa.field(r[0], catalog_type(r[1], r[2], r[3]), not r[4]) for r in rows])
+        fields = []
+        for name, typname, typmod, element, not_null, type_name, auto_increment, textual in rows:
+            arrow_type = catalog_type(typname, typmod, element)
+            # Flight SQL column metadata: drivers fill xdbc_type_name etc. of GetObjects from it.
+            metadata = {
+                "ARROW:FLIGHT:SQL:CATALOG_NAME": table.catalog,
+                "ARROW:FLIGHT:SQL:DB_SCHEMA_NAME": table.schema,
+                "ARROW:FLIGHT:SQL:TABLE_NAME": table.name,
+                "ARROW:FLIGHT:SQL:TYPE_NAME": type_name,
+                "ARROW:FLIGHT:SQL:IS_AUTO_INCREMENT": "1" if auto_increment else "0",
+                "ARROW:FLIGHT:SQL:IS_CASE_SENSITIVE": "1" if textual else "0",
+                "ARROW:FLIGHT:SQL:IS_READ_ONLY": "0" if table.type == "TABLE" else "1",
+                "ARROW:FLIGHT:SQL:IS_SEARCHABLE": "1",
+            }
+            if pa.types.is_decimal(arrow_type):
+                metadata["ARROW:FLIGHT:SQL:PRECISION"] = str(arrow_type.precision)
+                metadata["ARROW:FLIGHT:SQL:SCALE"] = str(arrow_type.scale)
+            fields.append(pa.field(name, arrow_type, not not_null, metadata=metadata))
+        return pa.schema(fields)
 
     def table_types(self) -> list[str]:
         return list(self.table_types_offered)

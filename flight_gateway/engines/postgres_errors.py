@@ -95,6 +95,23 @@ _LOGIN_FAILURES = (
 )
 
 
+# Some driver errors (e.g. bulk ingest's CREATE TABLE) carry no SQLSTATE, only ADBC's status.
+_BY_DRIVER_STATUS: dict[str, _Rule] = {
+    "UNAUTHORIZED": _EXACT["42501"],
+    "NOT_FOUND": _EXACT["42P01"],
+    "ALREADY_EXISTS": _EXACT["42P07"],
+    "INVALID_ARGUMENT": _CLASSES["42"],
+    "INVALID_DATA": _CLASSES["22"],
+    "INTEGRITY": _CLASSES["23"],
+    "IO": _CLASSES["08"],
+}
+
+
+def _status_name(exc: BaseException) -> str:
+    status = getattr(exc, "status_code", None)
+    return str(getattr(status, "name", ""))
+
+
 def sqlstate_of(exc: BaseException) -> str | None:
     state = getattr(exc, "sqlstate", None)
     if isinstance(state, str) and len(state) == 5:
@@ -145,6 +162,8 @@ def map_postgres_error(exc: BaseException, *, cancel_requested: bool = False) ->
     rule = _EXACT.get(state or "") or _CLASSES.get((state or "")[:2])
     if rule is None and connection_lost(exc):
         rule = _CLASSES["08"]
+    if rule is None and state is None:
+        rule = _BY_DRIVER_STATUS.get(_status_name(exc))
     if rule is None:
         return GatewayError(Status.INTERNAL, "ENGINE_ERROR", f"{message} (unexpected database error)", sqlstate=state)
     return GatewayError(rule.status, rule.code, f"{message} ({rule.hint})", sqlstate=state, retryable=rule.retryable)

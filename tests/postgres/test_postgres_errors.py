@@ -8,7 +8,9 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import adbc_driver_manager
 import grpc
+import pyarrow as pa
 import pytest
 from conftest import PASSWORD, RunningGateway
 from flight_wire import RawFlight, command_descriptor, stream_table
@@ -144,3 +146,13 @@ def test_error_status(
 def test_serialization_failure_before_any_row_is_retried(env: Env) -> None:
     table = env.run("e", "select flaky() as v")
     assert table.column("v").to_pylist() == [42]  # type: ignore[attr-defined]
+
+
+def test_ingest_without_create_privilege_is_permission_denied(env: Env) -> None:
+    """The driver reports this one without a SQLSTATE; its ADBC status still decides."""
+    with env.gateway.connect("e") as conn, conn.cursor() as cur:
+        with pytest.raises(adbc_driver_manager.Error) as error:
+            cur.adbc_ingest("planted", pa.table({"x": [1]}), mode="create")
+    assert error.value.status_code == adbc_driver_manager.AdbcStatusCode.UNAUTHORIZED
+    assert "permission denied for schema public" in str(error.value)
+    assert "error_code=NOT_ALLOWED" in str(error.value)

@@ -99,6 +99,10 @@ def test_tables_and_views_by_privilege(gw: RunningGateway) -> None:
     # Only the columns granted; types as a query on them returns.
     assert schemas["customers"].names == ["id", "name"]
     assert schemas["customers"].field("name").nullable is False
+    amount = schemas["orders"].field("amount").metadata
+    assert amount[b"ARROW:FLIGHT:SQL:TYPE_NAME"] == b"numeric(12,2)"
+    assert (amount[b"ARROW:FLIGHT:SQL:PRECISION"], amount[b"ARROW:FLIGHT:SQL:SCALE"]) == (b"12", b"2")
+    assert schemas["big_orders"].field("id").metadata[b"ARROW:FLIGHT:SQL:IS_READ_ONLY"] == b"1"
     orders = schemas["orders"]
     assert [orders.field(n).type for n in orders.names] == [pa.int32(), pa.int32(), pa.int32(), pa.decimal128(12, 2)]
     outsider = command(gw, "outsider", pb.CommandGetTables())
