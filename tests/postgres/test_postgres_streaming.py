@@ -9,6 +9,7 @@ from typing import Any
 
 import psutil
 import pyarrow as pa
+import pyarrow.flight as fl
 import pytest
 from conftest import RunningGateway
 from pg_support import PgDatabase, pg_database, pg_gateway, tenant
@@ -17,6 +18,8 @@ from services import PostgresService
 from auth import Tenant
 from flight_gateway.config import PostgresEngineConfig
 from flight_gateway.engines.postgres import PostgresEngine, TenantLogin
+from flight_gateway.protocol import flightsql_pb2 as pb
+from flight_gateway.protocol.commands import pack
 
 MiB = 1 << 20
 BIG_ROWS = 5_000_000
@@ -120,3 +123,32 @@ def test_estimate_rows_from_explain(db: PgDatabase, gw: RunningGateway) -> None:
             assert session.estimate_rows("select * from generate_series(1, $1::int8)", params) == 5000
     finally:
         engine.close()
+
+
+def test_offload_auto_uses_the_explain_estimate(db: PgDatabase, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A result PostgreSQL estimates (EXPLAIN) as big goes to Parquet parts, one endpoint each."""
+    password = db.role("offload_user")
+    running = pg_gateway(
+        tmp_path_factory.mktemp("offload"),
+        [db.engine()],
+        [tenant("o", "offload_user", password, offload="auto")],
+        offload_threshold_bytes=100_000,
+        offload_part_rows=100_000,
+    )
+    try:
+        client, options = running.flight_client("o")
+        sql = "select g, g * 2 as twice from generate_series(1, 250000) g"
+        info = client.get_flight_info(
+            fl.FlightDescriptor.for_command(pack(pb.CommandStatementQuery(query=sql))), options
+        )
+        assert len(info.endpoints) == 3
+        assert info.total_records == 250_000
+        tables = [client.do_get(e.ticket, options).read_all() for e in info.endpoints]
+        assert sum(t.num_rows for t in tables) == 250_000
+        small = client.get_flight_info(
+            fl.FlightDescriptor.for_command(pack(pb.CommandStatementQuery(query="select 1 as one"))), options
+        )
+        assert len(small.endpoints) == 1 and small.total_records == -1  # streamed, not offloaded
+        client.close()
+    finally:
+        running.gateway.shutdown()
