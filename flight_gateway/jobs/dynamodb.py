@@ -212,6 +212,8 @@ class DynamoDBJobStore:
         low = created_key(since) if since is not None else None
         high = created_key(*before) if before is not None else None
         if low is not None and high is not None:
+            if low > high:  # DynamoDB refuses an empty range rather than answering nothing
+                return []
             key &= Key("created_key").between(low, high)
         elif low is not None:
             key &= Key("created_key").gte(low)

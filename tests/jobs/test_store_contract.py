@@ -228,6 +228,7 @@ def test_list_filters_and_order(store: JobStore) -> None:
     assert _ids(store.list("acme", since=T0 + 2)) == [jobs[4].id, jobs[3].id, jobs[1].id]
     assert _ids(store.list("acme", since=T0 + 2, before=(T0 + 5, jobs[4].id))) == [jobs[3].id, jobs[1].id]
     assert store.list("initech") == []
+    assert store.list("acme", since=T0 + 5, before=(T0 + 2, jobs[1].id)) == []
 
 
 def test_paging_resumes_exactly_even_within_one_instant(store: JobStore) -> None:
