@@ -93,8 +93,11 @@ def test_write_read_layout_and_sse(s3: Any, bucket: str) -> None:
         [prefix + "expires.json", prefix + "schema.arrow"] + [f"{prefix}part-{i:05d}.parquet" for i in range(3)]
     )
     assert s3.head_object(Bucket=bucket, Key=prefix + "part-00000.parquet")["ServerSideEncryption"] == "AES256"
+    baseline = pa.total_allocated_bytes()
     table = _read_all(store, ACME, [p.path for p in result.parts])
     assert table.schema == SCHEMA and table["id"].to_pylist() == list(range(60_000))
+    del table
+    assert pa.total_allocated_bytes() == baseline  # readers leave no Arrow memory behind
 
 
 def test_sse_kms_with_a_key(s3: Any, bucket: str, moto: MotoService, monkeypatch: pytest.MonkeyPatch) -> None:
