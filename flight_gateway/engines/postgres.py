@@ -198,13 +198,18 @@ class PostgresEngine:
                 session.close()
 
     def info(self) -> EngineInfo:
-        if self._info is None:
-            tenant = next((Tenant(id=t, engine=self.name) for t in sorted(self._logins)), None)
-            if tenant is None:
-                raise GatewayError(Status.UNAVAILABLE, "ENGINE_UNAVAILABLE", f"engine {self.name!r} has no tenants")
-            with self.session(tenant) as session:
-                self._info = postgres_info(session.rows)
-        return self._info
+        """The server's facts, read once through any tenant's login that works."""
+        if self._info is not None:
+            return self._info
+        error = GatewayError(Status.UNAVAILABLE, "ENGINE_UNAVAILABLE", f"engine {self.name!r} has no tenants")
+        for tenant_id in sorted(self._logins):
+            try:
+                with self.session(Tenant(id=tenant_id, engine=self.name)) as session:
+                    self._info = postgres_info(session.rows)
+                return self._info
+            except GatewayError as err:
+                error = err
+        raise error
 
     def _start_maintainer(self) -> None:
         if self._maintainer is not None:
