@@ -159,6 +159,14 @@ def test_statement_timeout_is_deadline_exceeded(gw: RunningGateway) -> None:
         ("SELEC 1", "INVALID_ARGUMENT"),
         ("SELECT * FROM hidden", "PERMISSION_DENIED"),
         ("BEGIN", "PERMISSION_DENIED"),
+        (
+            "UNLOAD ('SELECT 1') TO 's3://b/x/' IAM_ROLE 'arn:aws:iam::123456789012:role/r'",
+            "PERMISSION_DENIED",
+        ),
+        (
+            "/* a */ COPY kinds FROM 's3://b/x' IAM_ROLE 'arn:aws:iam::123456789012:role/r'",
+            "PERMISSION_DENIED",
+        ),
     ],
 )
 def test_errors_map_by_sqlstate(gw: RunningGateway, sql: str, status: str) -> None:

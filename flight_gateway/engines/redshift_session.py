@@ -35,13 +35,25 @@ log = logging.getLogger("flight_gateway.engines.redshift")
 Conn = psycopg.Connection[tuple[str | None, ...]]
 
 _FIRST_WORD = re.compile(r"^(?:(?:--[^\n]*\n)|(?:/\*.*?\*/)|\s)*([A-Za-z]+)", re.DOTALL)
-_DML = {"INSERT", "UPDATE", "DELETE", "MERGE", "COPY", "UNLOAD"}
+_DML = {"INSERT", "UPDATE", "DELETE", "MERGE"}
 _DDL = {"CREATE", "DROP", "ALTER", "TRUNCATE", "GRANT", "REVOKE", "COMMENT"}
 _READS = {"SELECT", "WITH", "SHOW", "EXPLAIN", "VALUES"}
-# Transaction control and whatever would outlive the statement in a pooled session.
-_REFUSED = {"BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT", "SAVEPOINT", "RELEASE", "SET", "RESET",
-            "PREPARE", "EXECUTE", "DEALLOCATE", "DISCARD", "DECLARE", "FETCH", "MOVE", "CLOSE", "LISTEN",
-            "UNLISTEN", "NOTIFY"}  # fmt: skip
+_SESSION = (
+    "is not allowed through the gateway: each statement runs in its own transaction, with the tenant's session settings"
+)
+# UNLOAD and COPY reach S3 with whatever IAM role they name, and the cluster's roles serve every
+# database user: a tenant's own could write under another tenant's offload prefix.
+_S3 = (
+    "is not allowed through the gateway: it reaches S3 with the cluster's IAM roles. For a huge result, "
+    "ask for offloaded delivery (x-flight-gateway-delivery: offload); the gateway runs its own UNLOAD"
+)
+# Transaction control, whatever would outlive the statement in a pooled session, and S3 access.
+_REFUSED = {
+    **dict.fromkeys(("BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT", "SAVEPOINT", "RELEASE", "SET",
+                     "RESET", "PREPARE", "EXECUTE", "DEALLOCATE", "DISCARD", "DECLARE", "FETCH", "MOVE", "CLOSE",
+                     "LISTEN", "UNLISTEN", "NOTIFY"), _SESSION),
+    **dict.fromkeys(("UNLOAD", "COPY"), _S3),
+}  # fmt: skip
 _EXPLAIN_ROWS = re.compile(rb"rows=(\d+)")
 # Rows fetched from libpq per round of the stream (chunked-rows mode); batches are cut from them.
 _FETCH_ROWS = 8192
@@ -83,12 +95,7 @@ class RedshiftSession:
             return self._shape[1]  # ADBC clients describe, then execute: one round trip saved
         word = first_word(sql)
         if word in _REFUSED:
-            raise GatewayError(
-                Status.PERMISSION_DENIED,
-                "STATEMENT_NOT_ALLOWED",
-                f"{word} is not allowed through the gateway: each statement runs in its own transaction, "
-                "with the tenant's session settings",
-            )
+            raise GatewayError(Status.PERMISSION_DENIED, "STATEMENT_NOT_ALLOWED", f"{word} {_REFUSED[word]}")
         conn = self.connection
         try:
             # The unnamed statement: Parse + Describe, nothing runs and nothing is kept. Sent the
