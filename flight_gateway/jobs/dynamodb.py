@@ -9,16 +9,13 @@ id are strongly consistent; listings read indexes, which DynamoDB updates within
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-import boto3
 from boto3.dynamodb.conditions import Attr, Key
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from flight_gateway.errors import GatewayError, Status
 from flight_gateway.jobs.dynamodb_schema import (
@@ -30,7 +27,7 @@ from flight_gateway.jobs.dynamodb_schema import (
     OPEN,
     REQUEST_SK,
     TTL,
-    create_table,
+    conditional,
     created_key,
     instance_from,
     instance_item,
@@ -38,6 +35,8 @@ from flight_gateway.jobs.dynamodb_schema import (
     job_item,
     job_key,
     number,
+    open_table,
+    reachable,
     request_from,
     request_item,
     request_key,
@@ -50,21 +49,6 @@ _QUEUED, _RUNNING = JobState.QUEUED.value, JobState.RUNNING.value
 _EXISTS = "attribute_exists(#pk)"
 
 
-def _conditional(exc: ClientError) -> bool:
-    return str(exc.response.get("Error", {}).get("Code")) == "ConditionalCheckFailedException"
-
-
-@contextlib.contextmanager
-def _reachable() -> Iterator[None]:
-    try:
-        yield
-    except (BotoCoreError, ClientError) as exc:
-        code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else type(exc).__name__
-        raise GatewayError(
-            Status.UNAVAILABLE, "JOB_STORE_UNAVAILABLE", f"the job store (DynamoDB) failed ({code}); try again"
-        ) from exc
-
-
 class DynamoDBJobStore:
     def __init__(
         self,
@@ -75,22 +59,7 @@ class DynamoDBJobStore:
         create: bool = False,
         session: Any = None,
     ) -> None:
-        config = Config(retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=5, read_timeout=20)
-        resource = (session or boto3).resource("dynamodb", region_name=region, endpoint_url=endpoint_url, config=config)
-        client = resource.meta.client
-        try:
-            if create:
-                create_table(client, table)
-            client.describe_table(TableName=table)
-        except client.exceptions.ResourceNotFoundException:
-            raise ValueError(
-                f"table {table!r} does not exist; create it (README: job store) or set dynamodb_create_table = true"
-            ) from None
-        except (BotoCoreError, ClientError) as exc:
-            code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else type(exc).__name__
-            raise ValueError(f"table {table!r} could not be reached ({code}); check region, endpoint and IAM") from None
-        self._table = resource.Table(table)
-        self._client = client
+        self._table = open_table(table, region=region, endpoint_url=endpoint_url, create=create, session=session)
 
     # -- jobs ---------------------------------------------------------------------------------
 
@@ -104,21 +73,21 @@ class DynamoDBJobStore:
             kwargs["ExpressionAttributeNames"] = names
         if values:
             kwargs["ExpressionAttributeValues"] = values
-        with _reachable():
+        with reachable():
             try:
                 self._table.update_item(**kwargs)
             except ClientError as exc:
-                if _conditional(exc):
+                if conditional(exc):
                     return False
                 raise
         return True
 
     def create(self, job: Job) -> None:
-        with _reachable():
+        with reachable():
             try:
                 self._table.put_item(Item=job_item(job), ConditionExpression="attribute_not_exists(pk)")
             except ClientError as exc:
-                if not _conditional(exc):
+                if not conditional(exc):
                     raise
                 log.warning("job %s already exists; the second record was not written", job.id)
 
@@ -179,12 +148,12 @@ class DynamoDBJobStore:
         )  # fmt: skip
 
     def get(self, job_id: str) -> Job | None:
-        with _reachable():
+        with reachable():
             item = self._table.get_item(Key=job_key(job_id), ConsistentRead=True).get("Item")
         return job_from(item) if item else None
 
     def _query(self, limit: int | None = None, **kwargs: Any) -> Iterator[dict[str, Any]]:
-        with _reachable():
+        with reachable():
             while True:
                 page = self._table.query(**kwargs, **({"Limit": limit} if limit else {}))
                 yield from page.get("Items", [])
@@ -237,7 +206,7 @@ class DynamoDBJobStore:
     def claim_request(self, claim: RequestClaim) -> RequestClaim:
         """See JobStore.claim_request: a conditional put makes the claim exactly-once across replicas."""
         for _ in range(5):
-            with _reachable():
+            with reachable():
                 try:
                     self._table.put_item(
                         Item=request_item(claim),
@@ -246,7 +215,7 @@ class DynamoDBJobStore:
                     )
                     return claim
                 except ClientError as exc:
-                    if not _conditional(exc):
+                    if not conditional(exc):
                         raise
                 key = request_key(claim.tenant, claim.request_id)
                 held = self._table.get_item(Key=key, ConsistentRead=True).get("Item")
@@ -262,19 +231,19 @@ class DynamoDBJobStore:
         key = Key("g").eq(group) & Key(TTL).lte(ttl_of(now))
         deleted = 0
         for item in list(self._query(IndexName=EXPIRING, KeyConditionExpression=key, FilterExpression=condition)):
-            with _reachable():
+            with reachable():
                 try:
                     self._table.delete_item(Key={"pk": item["pk"], "sk": item["sk"]}, ConditionExpression=condition)
                     deleted += 1
                 except ClientError as exc:
-                    if not _conditional(exc):
+                    if not conditional(exc):
                         raise
         return deleted
 
     # -- housekeeping: instances, restart recovery, retention ---------------------------------
 
     def save_instance(self, instance: Instance) -> None:
-        with _reachable():
+        with reachable():
             self._table.put_item(Item=instance_item(instance))
 
     def instances(self) -> Sequence[Instance]:
@@ -286,7 +255,7 @@ class DynamoDBJobStore:
         for instance in self.instances():
             if instance.id == keep or instance.heartbeat_at >= heartbeat_before:
                 continue
-            with _reachable():
+            with reachable():
                 try:
                     self._table.delete_item(
                         Key={"pk": INSTANCES_PK, "sk": instance.id},
@@ -294,7 +263,7 @@ class DynamoDBJobStore:
                     )
                     forgotten += 1
                 except ClientError as exc:
-                    if not _conditional(exc):
+                    if not conditional(exc):
                         raise
         return forgotten
 
@@ -330,4 +299,4 @@ class DynamoDBJobStore:
         return self._delete_expiring(JOB_SK, now, finished)
 
     def close(self) -> None:
-        self._client.close()
+        self._table.meta.client.close()

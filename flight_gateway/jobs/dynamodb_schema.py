@@ -1,4 +1,4 @@
-"""The DynamoDB job table: keys, indexes, TTL, and job/instance/request records as items.
+"""The DynamoDB job table: keys, indexes, TTL, records as items, and opening (or creating) it.
 
 One table, key (pk, sk):
 
@@ -16,11 +16,18 @@ deletes. DynamoDB's own TTL deletion (within days) backs up the sweeps.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from flight_gateway.errors import GatewayError, Status
 from flight_gateway.jobs.models import Instance, Job, JobState, RequestClaim
 
 JOB_SK = "JOB"
@@ -156,3 +163,43 @@ def create_table(client: Any, table: str) -> None:
     status = client.describe_time_to_live(TableName=table)["TimeToLiveDescription"]["TimeToLiveStatus"]
     if status in ("DISABLED", "DISABLING"):
         client.update_time_to_live(TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL})
+
+
+def _code(exc: BotoCoreError | ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code")) if isinstance(exc, ClientError) else type(exc).__name__
+
+
+def conditional(exc: ClientError) -> bool:
+    return _code(exc) == "ConditionalCheckFailedException"
+
+
+@contextlib.contextmanager
+def reachable() -> Iterator[None]:
+    """DynamoDB failures as the gateway's own error (never a botocore message with endpoints)."""
+    try:
+        yield
+    except (BotoCoreError, ClientError) as exc:
+        raise GatewayError(
+            Status.UNAVAILABLE, "JOB_STORE_UNAVAILABLE", f"the job store (DynamoDB) failed ({_code(exc)}); try again"
+        ) from exc
+
+
+def open_table(table: str, *, region: str | None, endpoint_url: str | None, create: bool, session: Any) -> Any:
+    """The table (a boto3 Table resource), created first if asked; ValueError if it is missing
+    or cannot be reached (the caller names the setting)."""
+    config = Config(retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=5, read_timeout=20)
+    resource = (session or boto3).resource("dynamodb", region_name=region, endpoint_url=endpoint_url, config=config)
+    client = resource.meta.client
+    try:
+        if create:
+            create_table(client, table)
+        client.describe_table(TableName=table)
+    except client.exceptions.ResourceNotFoundException:
+        raise ValueError(
+            f"table {table!r} does not exist; create it (README: job store) or set dynamodb_create_table = true"
+        ) from None
+    except (BotoCoreError, ClientError) as exc:
+        raise ValueError(
+            f"table {table!r} could not be reached ({_code(exc)}); check region, endpoint and IAM"
+        ) from None
+    return resource.Table(table)
