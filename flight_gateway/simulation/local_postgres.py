@@ -8,11 +8,13 @@ refuses to run as root: when we are root, the server runs as the wheel's system 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -69,6 +71,34 @@ def _give_to(path: Path, user: str | None) -> None:
         prefix = prefix.parent
 
 
+def _server_dir(work_dir: Path, user: str | None) -> Path:
+    """Where the server keeps its data and socket.
+
+    Running as another user (we are root), that is a directory outside `work_dir`'s ancestors:
+    pytest strips group/other permissions from its temporary root whenever a test session starts,
+    which pulls a directory there from under a running server (PANIC on pg_control). Directories
+    whose `work_dir` is gone are swept at the next start.
+    """
+    if user is None:
+        return work_dir
+    base = Path(tempfile.gettempdir()) / "flight-gateway-postgres"
+    base.mkdir(exist_ok=True)
+    base.chmod(0o755)
+    for stale in base.iterdir():
+        owner = stale / "work-dir"
+        if owner.exists() and not Path(owner.read_text()).exists() and not (stale / "pgdata/postmaster.pid").exists():
+            shutil.rmtree(stale, ignore_errors=True)
+    path = base / hashlib.sha256(str(work_dir.resolve()).encode()).hexdigest()[:16]
+    path.mkdir(exist_ok=True)
+    (path / "work-dir").write_text(str(work_dir.resolve()))
+    shutil.chown(path, user, user)
+    path.chmod(0o755)
+    link = work_dir / "pgdata"
+    if not link.exists() and not link.is_symlink():
+        link.symlink_to(path / "pgdata")  # where to look, for a person inspecting work_dir
+    return path
+
+
 @dataclass
 class LocalPostgres:
     """A running server; `stop()` ends it (the data directory stays for inspection)."""
@@ -79,6 +109,7 @@ class LocalPostgres:
     password: str = field(repr=False)
     pgdata: Path
     process: subprocess.Popen[bytes] = field(repr=False)
+    socket_dir: Path  # holds the Unix socket `.s.PGSQL.<port>` (trust logins)
 
     def dsn(self, user: str | None = None, password: str | None = None, dbname: str = "postgres") -> str:
         user = user or self.superuser
@@ -114,17 +145,21 @@ def start_local_postgres(
     """Initialise (once) a cluster under `work_dir/pgdata` and start it on `host:port` (0 = free port).
 
     Logins over TCP need a SCRAM password; the superuser is `postgres` with `password` (generated
-    and kept in `work_dir/superuser-password` when not given).
+    and kept in `work_dir/superuser-password` when not given). The Unix socket is in `socket_dir`.
     """
     binaries = _binaries()
     user = _run_as()
     work_dir.mkdir(parents=True, exist_ok=True)
     _give_to(work_dir, user)
-    pgdata = work_dir / "pgdata"
+    server_dir = _server_dir(work_dir, user)
+    pgdata = server_dir / "pgdata"
     secret_file = work_dir / "superuser-password"
     if password is None:
         password = secret_file.read_text().strip() if secret_file.exists() else secrets.token_urlsafe(18)
     if not (pgdata / "PG_VERSION").exists():
+        secret_file.write_text(password + "\n")
+        secret_file.chmod(0o600)
+        secret_file = server_dir / "superuser-password"  # where initdb, as the server's user, can read it
         secret_file.write_text(password + "\n")
         _give_to(secret_file, user)
         secret_file.chmod(0o600)
@@ -136,13 +171,13 @@ def start_local_postgres(
     port = port or _free_port(host)
     options = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off", "max_connections": "200"}
     options.update(settings or {})
-    args = [str(binaries / "postgres"), "-D", str(pgdata), "-h", host, "-p", str(port), "-k", str(work_dir)]
+    args = [str(binaries / "postgres"), "-D", str(pgdata), "-h", host, "-p", str(port), "-k", str(server_dir)]
     for key, value in options.items():
         args += ["-c", f"{key}={value}"]
     log = open(work_dir / "postgres.log", "ab")  # noqa: SIM115 - handed to the server process
     process = subprocess.Popen(args, user=user, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
     log.close()
-    server = LocalPostgres(host, port, "postgres", password, pgdata, process)
+    server = LocalPostgres(host, port, "postgres", password, pgdata, process, server_dir)
     _wait_ready(server, binaries, work_dir, timeout)
     return server
 

@@ -130,6 +130,7 @@ class SimulatorProcess:
         self.host: str = facts["host"]
         self.port: int = facts["port"]
         self.backend = BackendAddress(facts["backend_host"], facts["backend_port"], "postgres", facts["password"])
+        self.socket_dir: str = facts["socket_dir"]
         self.faults = RemoteFaults(self)
 
     @property
@@ -142,7 +143,7 @@ class SimulatorProcess:
     def backend_connect(self, dbname: str, user: str = "postgres") -> Any:
         import psycopg
 
-        return psycopg.connect(host=str(self.work_dir), port=self.backend.port, user=user, dbname=dbname,
+        return psycopg.connect(host=self.socket_dir, port=self.backend.port, user=user, dbname=dbname,
                                autocommit=True)  # fmt: skip
 
     def create_database(self, name: str) -> None:
@@ -187,7 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     sim = start_redshift_simulator(args.work_dir, s3=s3, bucket=args.bucket, slices=args.slices)
     try:
         facts = {"host": sim.host, "port": sim.port, "backend_host": sim.backend.host,
-                 "backend_port": sim.backend.port, "password": sim.backend.password}  # fmt: skip
+                 "backend_port": sim.backend.port, "password": sim.backend.password,
+                 "socket_dir": str(sim.backend.socket_dir)}  # fmt: skip
         sys.stdout.write(json.dumps(facts) + "\n")
         sys.stdout.flush()
         sys.stdin.read()  # until the parent closes our input (or exits)

@@ -74,7 +74,7 @@ class ClientSession:
     # -- relay ----------------------------------------------------------------------------------
 
     def _relay_server(self) -> None:
-        assert self.backend is not None  # noqa: S101 - set by _login
+        assert self.backend is not None  # noqa: S101 - set at login
         try:
             while True:
                 chunk = self.backend.recv(_CHUNK)
@@ -93,7 +93,7 @@ class ClientSession:
             self.close()
 
     def _relay_client(self) -> None:
-        assert self.backend is not None  # noqa: S101 - set by _login
+        assert self.backend is not None  # noqa: S101 - set at login
         buffer = bytearray()
         while not self._closed.is_set():
             chunk = self.client.recv(_CHUNK)

@@ -97,13 +97,13 @@ class RedshiftSimulator:
 
     @property
     def socket_path(self) -> Path:
-        return self.work_dir / f".s.PGSQL.{self.backend.port}"
+        return self.backend.socket_dir / f".s.PGSQL.{self.backend.port}"
 
     def backend_connect(self, dbname: str, user: str = "postgres") -> Any:
         """A psycopg connection to the backing PostgreSQL over its local socket (no password)."""
         import psycopg
 
-        return psycopg.connect(host=str(self.work_dir), port=self.backend.port, user=user, dbname=dbname,
+        return psycopg.connect(host=str(self.backend.socket_dir), port=self.backend.port, user=user, dbname=dbname,
                                autocommit=True)  # fmt: skip
 
     def create_database(self, name: str) -> None:
