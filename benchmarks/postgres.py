@@ -24,6 +24,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import adbc_driver_flightsql.dbapi as flight_sql
@@ -32,7 +33,7 @@ import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
 from _gateway import GatewayProcess, running_gateway
-from _report import command_line, machine_table, markdown_table, median, run_in_work_dir
+from _report import command_line, machine_table, markdown_table, median, percentile, run_in_work_dir
 
 from auth import hash_password
 from flight_gateway.simulation.local_postgres import start_local_postgres
@@ -47,6 +48,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000, help="result size in rows (default 1,000,000)")
     parser.add_argument("--repeat", type=int, default=3, help="measured runs per path after 1 warm-up (default 3)")
+    parser.add_argument("--point-queries", type=int, default=300, help="one-row queries per path (default 300)")
     parser.add_argument("--dsn", help="superuser DSN of an existing server (default: start an embedded one)")
     parser.add_argument("--work-dir", type=Path, help="keep server data, config and gateway log here")
     args = parser.parse_args(argv)
@@ -63,6 +65,7 @@ def prepare(superuser_dsn: str, rows: int, password: str) -> None:
             "'row-' || i as s from generate_series(0::int8, %s - 1) i",
             (rows,),
         )
+        conn.execute("alter table bench add primary key (id)")
         conn.execute("vacuum analyze bench")
         conn.execute("drop role if exists bench")
         conn.execute(f"create role bench login password '{password}'")  # benchmark-local, random
@@ -175,10 +178,46 @@ def measure(args: argparse.Namespace, gateway: GatewayProcess, client_password: 
                 if round_ > 0:
                     times[name].append(seconds)
                 print(f"{'warm-up' if round_ == 0 else f'run {round_}'} {name}: {seconds:.3f}s", file=sys.stderr)
-    return report(args, times, nbytes)
+        latencies = point_queries(args.point_queries, fcur, acur)
+    return report(args, times, nbytes, latency_report(args, latencies))
 
 
-def report(args: argparse.Namespace, times: dict[str, list[float]], nbytes: dict[str, int]) -> str:
+POINT_QUERY = "select id, s from bench where id = $1"
+
+
+def point_queries(count: int, gateway: Any, direct: Any) -> dict[str, list[float]]:
+    """Milliseconds per one-row query (execute + fetchall, a bound id), gateway and direct ADBC."""
+    result: dict[str, list[float]] = {"gateway": [], "direct": []}
+    for i in range(count + 20):  # the first 20 warm up
+        for name, cur in (("gateway", gateway), ("direct", direct)):
+            start = time.perf_counter()
+            cur.execute(POINT_QUERY, (i,))
+            rows = cur.fetchall()
+            elapsed = (time.perf_counter() - start) * 1000
+            if len(rows) != 1:
+                raise SystemExit(f"{name}: point query returned {len(rows)} rows")
+            if i >= 20:
+                result[name].append(elapsed)
+    return result
+
+
+def latency_report(args: argparse.Namespace, latencies: dict[str, list[float]]) -> str:
+    rows = []
+    for name, label in (("gateway", PATHS["gateway"]), ("direct", PATHS["direct"])):
+        values = sorted(latencies[name])
+        rows.append([label, len(values), f"{percentile(values, 50):.2f}", f"{percentile(values, 99):.2f}"])
+    return "\n".join(
+        [
+            f"One-row queries (`{POINT_QUERY}`, a new id bound each time, execute + fetchall on one cursor; "
+            f"{args.point_queries} per path after 20 warm-ups, the paths alternating):",
+            "",
+            markdown_table(["path", "queries", "p50 ms", "p99 ms"], rows, "lrrr"),
+            "",
+        ]
+    )
+
+
+def report(args: argparse.Namespace, times: dict[str, list[float]], nbytes: dict[str, int], latency: str) -> str:
     base = median(times["direct"])
     rows = []
     for name, label in PATHS.items():
@@ -209,6 +248,7 @@ def report(args: argparse.Namespace, times: dict[str, list[float]], nbytes: dict
             f"(target ≥ {TARGET_RATIO}: {verdict}). psycopg / direct ADBC: "
             f"{base / median(times['psycopg']):.2f}.",
             "",
+            latency,
             machine_table(),
             "",
         ]
