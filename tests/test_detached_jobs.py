@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import signal
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import pytest
 from conftest import PASSWORD, RunningGateway, start_gateway
 from job_actions_support import job_action, read_job, tag, wait_for
 from serve_process import start_serve
+from services import MotoService
 
 from flight_gateway.jobs import JobState
 
@@ -357,3 +359,49 @@ def test_cancel_through_another_replica_interrupts_the_job(tmp_path: Path) -> No
     finally:
         second.gateway.shutdown()
         first.gateway.shutdown()
+
+
+def test_replicas_on_dynamodb_and_s3_share_results_and_cancels(moto: MotoService, tmp_path: Path) -> None:
+    """Two gateways with nothing on a shared disk: the job store is DynamoDB and results go to S3
+    (both moto's), keys are configured. A job submitted to one is fetched, and another cancelled,
+    through the other."""
+    bucket = f"detached-{uuid.uuid4().hex[:12]}"
+    moto.client("s3").create_bucket(Bucket=bucket)
+    shared = {
+        "token_keys": {"k1": "a shared signing key of at least 32 characters"},
+        "job_store": "dynamodb",
+        "dynamodb_table": f"jobs-{uuid.uuid4().hex[:10]}",
+        "dynamodb_endpoint_url": moto.endpoint_url,
+        "dynamodb_region": moto.region,
+        "dynamodb_create_table": True,
+        "offload_target": f"s3://{bucket}/results",
+        "offload_s3_endpoint_url": moto.endpoint_url,
+        "offload_s3_region": moto.region,
+        "offload_part_rows": 25_000,
+    }
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("AWS_ACCESS_KEY_ID", moto.access_key)
+        env.setenv("AWS_SECRET_ACCESS_KEY", moto.secret_key)
+        env.setenv("AWS_DEFAULT_REGION", moto.region)
+        first = start_gateway(tmp_path / "first", **shared)
+        second = start_gateway(tmp_path / "second", **shared)
+        try:
+            client, options = first.flight_client("acme")
+            other, other_options = second.flight_client("acme")
+            with client, other:
+                job_id = submit(client, options, f"select i as s3_{tag()} from range(60000) t(i)")["job_id"]
+                assert finished(other, other_options, job_id)["state"] == "SUCCEEDED"
+                info = result_info(other, other_options, job_id)
+                assert info.total_records == 60_000 and len(info.endpoints) == 3
+                assert sorted(read_all(other, other_options, info).column(0).to_pylist()) == list(range(60_000))
+
+                endless = submit(client, options, ENDLESS.format(tag()))["job_id"]
+                running(other, other_options, endless)
+                assert job_action(other, other_options, "CancelJob", {"job_id": endless})["status"] == "CANCELLED"
+                detached = first.gateway.detached
+                assert detached is not None
+                wait_for(lambda: detached.running() == 0, "the first gateway to interrupt its worker")
+                assert finished(client, options, endless)["state"] == "CANCELLED"
+        finally:
+            second.gateway.shutdown()
+            first.gateway.shutdown()
