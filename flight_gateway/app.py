@@ -274,7 +274,9 @@ def build(settings: Settings) -> Gateway:
             executor, signer, offload, default_mode=settings.offload_mode,
             threshold_bytes=settings.offload_threshold_bytes, batch_rows=settings.batch_rows,
         )  # fmt: skip
-        requests = RequestIds(jobs, settings.idempotency_window_seconds)
+        # A request id answers from its job record, so it cannot outlive the record's retention.
+        window = min(settings.idempotency_window_seconds, settings.job_retention_days * 86_400)
+        requests = RequestIds(jobs, window)
         detached = DetachedJobs(executor, delivery.run, settings.max_detached_jobs, requests)
         server = GatewayFlightServer(
             location,
