@@ -153,14 +153,18 @@ def test_ca_bundle_with_a_retired_root_still_loads(tmp_path: Path, pki: Pki) -> 
 
 def test_self_signed_names_hosts_and_writes_only_the_certificate(tmp_path: Path) -> None:
     out = tmp_path / "trust-me.pem"
+    before = dt.datetime.now(dt.UTC)
     material = self_signed(["localhost", "127.0.0.1", "gw.example"], days=2, cert_out=out)
+    after = dt.datetime.now(dt.UTC)
     assert out.read_bytes() == material.cert_chain
     assert b"PRIVATE KEY" not in out.read_bytes()
     cert = x509.load_pem_x509_certificate(material.cert_chain)
     san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert san.get_values_for_type(x509.DNSName) == ["localhost", "gw.example"]
     assert [str(ip) for ip in san.get_values_for_type(x509.IPAddress)] == ["127.0.0.1"]
-    assert cert.not_valid_after_utc - NOW < dt.timedelta(days=2, minutes=1)
+    # Certificates carry whole seconds: allow one either side of the call.
+    second = dt.timedelta(seconds=1)
+    assert before - second <= cert.not_valid_after_utc - dt.timedelta(days=2) <= after + second
     assert "san=localhost,127.0.0.1,gw.example" in describe_certificate(material.cert_chain)
     # What self_signed produces passes the same start-up validation as operator-supplied files.
     assert load_tls(write_files(tmp_path, material.cert_chain, material.private_key)) == material
