@@ -137,9 +137,9 @@ def test_one_tenants_session_changes_never_reach_the_other(iso: IsolatedGateway)
         assert rows(conn, SESSION_STATE) == before
 
 
+# Redshift has no advisory locks (only the simulator's PostgreSQL does).
+@pytest.mark.parametrize("iso", ["postgres"], indirect=True)
 def test_a_lock_left_by_one_tenant_does_not_block_the_other(iso: IsolatedGateway) -> None:
-    if iso.engine != "postgres":
-        pytest.skip("Redshift has no advisory locks (only the simulator's PostgreSQL does)")
     with iso.connect("acme") as conn:
         rows(conn, "SELECT pg_advisory_lock(4242)")  # session-level: outlives the statement
     with iso.connect("globex") as conn:
@@ -205,18 +205,8 @@ def test_bulk_ingest_cannot_plant_rows_for_the_other_tenant(
         assert conn.execute("SELECT to_regclass('shared.planted')").fetchone() == (None,)
 
 
-INGEST_STATUS = (
-    "the ADBC PostgreSQL driver raises 'Failed to create table' without a SQLSTATE (only its UNAUTHORIZED "
-    "status), so engines/postgres_errors.py answers INTERNAL ENGINE_ERROR instead of PERMISSION_DENIED"
-)
-
-
 @pytest.mark.parametrize("tenant", ["acme", "acme_ro"])
-def test_bulk_ingest_without_privilege_is_permission_denied(
-    iso: IsolatedGateway, tenant: str, request: pytest.FixtureRequest
-) -> None:
-    if iso.engine == "postgres" and tenant == "acme":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=INGEST_STATUS))
+def test_bulk_ingest_without_privilege_is_permission_denied(iso: IsolatedGateway, tenant: str) -> None:
     rows_ = pa.table({"body": ["x"]})
     with iso.connect(tenant) as conn, conn.cursor() as cur, pytest.raises(flight_sql.Error) as created:
         cur.adbc_ingest("planted", rows_, mode="create", db_schema_name="shared")
@@ -225,32 +215,25 @@ def test_bulk_ingest_without_privilege_is_permission_denied(
     assert is_permission_denied(created.value), str(created.value)
 
 
-TENANT_UNLOAD = (
-    "a tenant's own UNLOAD runs with whatever IAM role it names, and the cluster's roles (the gateway's "
-    "unload_iam_role among them) serve every database user unless ASSUMEROLE is revoked: it writes anywhere "
-    "that role may, e.g. under another tenant's offload prefix. The Redshift engine should refuse UNLOAD (and "
-    "COPY from/to S3) written by tenants; the gateway issues its own UNLOAD"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=TENANT_UNLOAD)
+# A tenant's own UNLOAD would run with whatever IAM role it names, and the cluster's roles (the
+# gateway's unload_iam_role among them) serve every database user unless ASSUMEROLE is revoked:
+# it could write anywhere that role may, another tenant's offload prefix included.
+@pytest.mark.parametrize("iso", ["redshift-simulator"], indirect=True)
 def test_a_tenant_cannot_unload_into_the_gateways_bucket(iso: IsolatedGateway, request: pytest.FixtureRequest) -> None:
-    if iso.engine == "postgres":
-        pytest.skip("UNLOAD is Redshift's")
     sim = request.getfixturevalue("redshift_sim")
     prefix = f"globex/planted-{iso.names.database}/"
     role = "arn:aws:iam::123456789012:role/flight-gateway-unload"
     target = f"s3://{sim.unload_bucket}/{prefix}"
     sql = f"UNLOAD ('SELECT id, tenant FROM shared.orders') TO '{target}' IAM_ROLE '{role}' FORMAT AS PARQUET"
     with iso.connect("acme") as conn:
-        try_statement(conn, sql)
+        refused = failure(conn, sql)
+    assert is_permission_denied(refused), str(refused)
     listed = sim.s3.client().list_objects_v2(Bucket=sim.unload_bucket, Prefix=prefix)
     assert listed.get("KeyCount", 0) == 0
 
 
+@pytest.mark.parametrize("iso", ["redshift-simulator"], indirect=True)
 def test_a_read_only_tenant_cannot_unload(iso: IsolatedGateway, request: pytest.FixtureRequest) -> None:
-    if iso.engine == "postgres":
-        pytest.skip("UNLOAD is Redshift's")
     sim = request.getfixturevalue("redshift_sim")
     prefix = f"acme/ro-{iso.names.database}/"
     role = "arn:aws:iam::123456789012:role/flight-gateway-unload"
