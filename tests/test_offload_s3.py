@@ -35,7 +35,7 @@ from auth.flight import DELIVERY_HEADER
 from flight_gateway.errors import GatewayError, Status
 from flight_gateway.jobs import JobState
 from flight_gateway.offload import s3io
-from flight_gateway.offload.s3 import S3Offload, parse_target
+from flight_gateway.offload.s3 import S3Offload, parse_target, s3_client
 from flight_gateway.protocol import flight_actions_pb2 as wire
 from flight_gateway.protocol import flightsql_pb2 as pb
 from flight_gateway.protocol.commands import pack, unpack
@@ -161,6 +161,27 @@ def test_write_to_a_missing_bucket_fails_clearly(s3: Any) -> None:
         store.write(ACME, "d" * 32, SCHEMA, [_batch(0, 5)])
     assert err.value.code == "OFFLOAD_FAILED" and err.value.status is Status.UNAVAILABLE
     assert "NoSuchBucket" in err.value.message and "nothing was kept" in err.value.message
+
+
+def test_s3_unreachable_on_read_is_a_retryable_error(moto: MotoService) -> None:
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
+    try:
+        with pytest.MonkeyPatch.context() as env:
+            env.setenv("AWS_ACCESS_KEY_ID", moto.access_key)
+            env.setenv("AWS_SECRET_ACCESS_KEY", moto.secret_key)
+            client = s3_client(f"http://127.0.0.1:{closed.getsockname()[1]}", moto.region)
+            store = S3Offload("s3://offload-gone/p", ttl_seconds=60, part_rows=10, client=client)
+            for call in (
+                lambda: store.read(ACME, "a" * 32 + "/part-00000.parquet", 10),
+                lambda: store.renew(ACME, "a" * 32),
+            ):
+                with pytest.raises(GatewayError) as err:
+                    call()
+                assert err.value.status is Status.UNAVAILABLE and err.value.code == "OFFLOAD_UNAVAILABLE"
+                assert "S3 could not be reached" in err.value.message and "127.0.0.1" not in err.value.message
+    finally:
+        closed.close()
 
 
 def test_renew_and_sweep(s3: Any, bucket: str) -> None:

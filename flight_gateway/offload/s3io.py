@@ -38,6 +38,8 @@ def describe(exc: BaseException) -> str:
     if code:
         return f"S3 answered {code}"
     name = type(exc).__name__
+    if name == "NoCredentialsError":
+        return "no AWS credentials were found in the default chain (environment, profile, role)"
     if "Connect" in name or "Timeout" in name or "Closed" in name:
         return "S3 could not be reached"
     return f"S3 request failed ({name})"
