@@ -324,7 +324,8 @@ def _offload(settings: Settings) -> Offload:
     )  # fmt: skip
 
 
-def _open_job_store(settings: Settings) -> JobStore:
+def open_job_store(settings: Settings) -> JobStore:
+    """The configured job store (also for the operator's `jobs` commands); ConfigError if unusable."""
     if settings.job_store == "sqlite":
         return SqliteJobStore(settings.jobs_path)
     from flight_gateway.jobs.dynamodb import DynamoDBJobStore  # boto3 only when DynamoDB is configured
@@ -342,7 +343,7 @@ def _open_job_store(settings: Settings) -> JobStore:
 def _job_store(settings: Settings) -> tuple[JobStore, JobHousekeeper]:
     """The job store, cleaned up after any previous gateway (restart recovery, retention) before
     this one serves, with this instance's heartbeat running."""
-    jobs = _open_job_store(settings)
+    jobs = open_job_store(settings)
     housekeeper = JobHousekeeper(
         jobs,
         uuid.uuid4().hex,

@@ -23,7 +23,7 @@ from flight_gateway import __version__
 from flight_gateway.config import ConfigError, Settings, client_password, load_settings
 
 if TYPE_CHECKING:
-    from flight_gateway.jobs import Job, SqliteJobStore
+    from flight_gateway.jobs import Job, JobStore
 
 T = TypeVar("T")
 
@@ -98,8 +98,12 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _job_store(args: argparse.Namespace) -> SqliteJobStore | None:
+def _job_store(args: argparse.Namespace) -> JobStore | None:
     settings = _load(args)
+    if settings.job_store == "dynamodb":
+        from flight_gateway.app import open_job_store
+
+        return open_job_store(settings)
     if not settings.jobs_path.exists():
         print(f"no job store at {settings.jobs_path} (has the gateway run with this data dir?)", file=sys.stderr)
         return None
@@ -129,7 +133,7 @@ def _jobs_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _with_job(args: argparse.Namespace, use: Callable[[SqliteJobStore, Job], T]) -> T | None:
+def _with_job(args: argparse.Namespace, use: Callable[[JobStore, Job], T]) -> T | None:
     """`use(store, job)` for the job named on the command line; None (after a message) if absent."""
     store = _job_store(args)
     if store is None:

@@ -3,7 +3,9 @@ errors a gateway gives when the table is missing or DynamoDB cannot be reached."
 
 from __future__ import annotations
 
+import json
 import socket
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -11,6 +13,7 @@ from typing import Any
 import boto3
 import pytest
 from conftest import start_gateway
+from job_actions_support import run_jobs_cli
 from services import MotoService
 
 from flight_gateway.config import ConfigError, load_settings
@@ -102,3 +105,30 @@ def test_an_unreachable_table_is_a_clear_unavailable_error(moto: MotoService) ->
         assert "ResourceNotFoundException" in err.value.message and "try again" in err.value.message
     finally:
         store.close()
+
+
+def test_operator_commands_read_the_dynamodb_table(moto: MotoService, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    table = f"jobs-{uuid.uuid4().hex[:10]}"
+    store = DynamoDBJobStore(table, endpoint_url=moto.endpoint_url, create=True, session=_session(moto))
+    job = Job(uuid.uuid4().hex, "acme", "alice", "query", "f", JobState.RUNNING, time.time(), instance_id="gone")
+    store.create(job)
+    store.close()
+    config = tmp_path / "gateway.toml"
+    config.write_text(
+        f'job_store = "dynamodb"\ndynamodb_table = "{table}"\n'
+        f'dynamodb_endpoint_url = "{moto.endpoint_url}"\ndynamodb_region = "{moto.region}"\n'
+    )
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", moto.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", moto.secret_key)
+    listed = run_jobs_cli("list", "--config", str(config), "--data-dir", str(tmp_path), "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert [j["id"] for j in json.loads(listed.stdout)] == [job.id]
+    cancelled = run_jobs_cli("cancel", job.id, "--config", str(config), "--data-dir", str(tmp_path))
+    assert cancelled.returncode == 0, cancelled.stderr
+    reopened = DynamoDBJobStore(table, endpoint_url=moto.endpoint_url, session=_session(moto))
+    try:
+        got = reopened.get(job.id)
+        assert got is not None and got.state is JobState.CANCELLED
+    finally:
+        reopened.close()
