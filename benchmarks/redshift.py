@@ -2,9 +2,10 @@
 
     python benchmarks/redshift.py [--rows N] [--repeat K]
 
-One Redshift simulator (flight_gateway/simulation: PostgreSQL behind a front speaking Redshift's
-protocol dialect, relaying result bytes unparsed) holds a table of N rows × 4 columns (bigint,
-double precision, varchar, timestamp). In the same run, each path reads `SELECT * FROM bench`:
+One Redshift simulator (flight_gateway/simulation, in a child process: PostgreSQL behind a front
+speaking Redshift's protocol dialect, relaying result bytes unparsed) holds a table of N rows ×
+4 columns (bigint, double precision, varchar, timestamp). In the same run, each path reads
+`SELECT * FROM bench`:
 
 * gateway: `flight-gateway serve` as a subprocess with the Redshift engine pointed at the
   simulator; the client reads with ADBC Flight SQL (`fetch_arrow_table`).
@@ -28,7 +29,7 @@ from _gateway import running_gateway
 from _report import command_line, machine_table, markdown_table, median, run_in_work_dir
 
 from auth import hash_password
-from flight_gateway.simulation.simulator import start_redshift_simulator
+from flight_gateway.simulation.process import SimulatorProcess
 
 USER, PASSWORD = "bench_reader", "Bench-pass1"
 GATEWAY_PASSWORD = "benchmark password"  # noqa: S105 - a throwaway login for the run
@@ -72,7 +73,7 @@ def _timed(run: Callable[[], int]) -> tuple[float, int]:
 
 
 def run(work: Path, rows: int, repeat: int) -> str:
-    sim = start_redshift_simulator(work / "sim")
+    sim = SimulatorProcess(work / "sim")  # its own interpreter: the front never competes with a client
     try:
         sim.create_database("dev")
         with sim.backend_connect("dev") as conn:
