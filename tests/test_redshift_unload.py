@@ -73,8 +73,12 @@ def gw(
     running = start_gateway(
         tmp_path_factory.mktemp("rs-unload"),
         engines=[engine],
-        tenants=[{"id": "big", "engine": "rs", "db_user": USER, "db_password": USER_PW, "offload": "always"}],
-        users=[{"username": "big", "password_hash": hash_password(PASSWORD), "tenant": "big"}],
+        tenants=[
+            {"id": "big", "engine": "rs", "db_user": USER, "db_password": USER_PW, "offload": "always"},
+            {"id": "auto", "engine": "rs", "db_user": USER, "db_password": USER_PW, "offload": "auto"},
+        ],
+        users=[{"username": t, "password_hash": hash_password(PASSWORD), "tenant": t} for t in ("big", "auto")],
+        offload_threshold_bytes=100_000,
         offload_target=f"s3://{REDSHIFT_SIM_BUCKET}/offload",
         offload_s3_endpoint_url=moto.endpoint_url,
         offload_s3_region=moto.region,
@@ -114,3 +118,14 @@ def test_queries_with_parameters_are_offloaded_by_the_gateway(gw: tuple[RunningG
         cursor.execute("SELECT id FROM sales WHERE id <= $1 ORDER BY id", parameters=(1500,))
         table = cursor.fetch_arrow_table()
     assert table.column("id").to_pylist() == list(range(1, 1501))
+
+
+def test_auto_offload_unloads_what_explain_says_is_big(gw: tuple[RunningGateway, str], moto: MotoService) -> None:
+    running, _ = gw
+    client, options = running.flight_client("auto")
+    small = _info(client, options, "SELECT id FROM sales WHERE id = 7")
+    assert len(small.endpoints) == 1 and small.endpoints[0].expiration_time is None  # streamed
+    big = _info(client, options, "SELECT id, label FROM sales")
+    assert len(big.endpoints) >= 2 and big.total_records == 40000
+    listed = moto.client("s3").list_objects_v2(Bucket=REDSHIFT_SIM_BUCKET, Prefix="offload/auto/")
+    assert any(item["Key"].endswith("/manifest") for item in listed.get("Contents", []))
