@@ -419,3 +419,25 @@ def test_sql_info_and_type_info_are_redshifts(gw: RunningGateway) -> None:
     info = _command(gw, "reader", pb.CommandGetSqlInfo(info=[1, 508]))
     values = dict(zip(info.column("info_name").to_pylist(), info.column("value").to_pylist(), strict=True))
     assert "Redshift" in values[1] and "AZ64" in values[508]
+
+
+def test_streaming_is_bounded_and_leaves_no_arrow_memory(redshift_sim: RedshiftSimulator, database: str) -> None:
+    config = RedshiftEngineConfig(**_engine(redshift_sim, database))
+    tenant = TenantConfig(id="reader", engine="rs", db_user=READER, db_password=READER_PW)  # type: ignore[arg-type]
+    engine = RedshiftEngine(config, {"reader": tenant})
+    baseline = pa.total_allocated_bytes()
+    peak = rows = 0
+    try:
+        with engine.session(Tenant(id="reader", engine="rs", db_user=READER)) as session:
+            reader = session.execute("SELECT id, half FROM big", None, 10_000)
+            for batch in reader:
+                assert batch.num_rows <= 10_000
+                rows += batch.num_rows
+                peak = max(peak, pa.total_allocated_bytes() - baseline)
+                del batch
+            reader.close()
+    finally:
+        engine.close()
+    assert rows == 150_000
+    assert peak < 150_000 * 16 / 4  # a few batches of 16-byte rows at most, never the whole result
+    assert pa.total_allocated_bytes() == baseline
