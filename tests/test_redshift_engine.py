@@ -133,6 +133,16 @@ def test_prepared_statement_with_a_parameter(gw: RunningGateway) -> None:
     assert table.column("id").to_pylist() == [1]
 
 
+def test_question_mark_placeholders_as_jdbc_and_odbc_send_them(gw: RunningGateway) -> None:
+    sql = "SELECT id, '?' AS mark FROM kinds WHERE id = ? /* ? */"
+    with gw.connect("reader") as conn, conn.cursor() as cursor:
+        parameters = cursor.adbc_prepare(sql)
+        cursor.execute(sql, parameters=(1,))
+        table = cursor.fetch_arrow_table()
+    assert parameters.types == [pa.int64()]
+    assert table.to_pylist() == [{"id": 1, "mark": "?"}]
+
+
 def test_large_results_stream_in_batches(gw: RunningGateway) -> None:
     with gw.connect("reader") as conn, conn.cursor() as cursor:
         cursor.execute("SELECT id, half FROM big ORDER BY id")

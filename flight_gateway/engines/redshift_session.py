@@ -21,6 +21,7 @@ from auth import Tenant
 from flight_gateway.engines.base import IngestTarget, StatementKind, StatementShape
 from flight_gateway.engines.postgres_errors import connection_lost, map_postgres_error
 from flight_gateway.engines.postgres_pool import Lease
+from flight_gateway.engines.postgres_sql import question_marks_to_dollars
 from flight_gateway.engines.redshift_catalog import RedshiftCatalog
 from flight_gateway.engines.redshift_connection import run_simple
 from flight_gateway.engines.redshift_fetch import fetch_chunks
@@ -59,6 +60,12 @@ _EXPLAIN_ROWS = re.compile(rb"rows=(\d+)")
 _FETCH_ROWS = 8192
 
 
+def _placeholders(sql: str) -> str:
+    """JDBC/ODBC clients send `?` placeholders; Redshift (like its drivers) knows only `$n`. The
+    rewrite leaves quoted text and comments alone, and texts already using `$n` unchanged."""
+    return question_marks_to_dollars(sql) or sql
+
+
 def first_word(sql: str) -> str:
     match = _FIRST_WORD.match(sql)
     return match.group(1).upper() if match else ""
@@ -91,6 +98,7 @@ class RedshiftSession:
         return map_postgres_error(exc, cancel_requested=self._cancel_requested)
 
     def describe(self, sql: str, params: pa.RecordBatch | None = None) -> StatementShape:
+        sql = _placeholders(sql)
         if self._shape is not None and self._shape[0] == sql:
             return self._shape[1]  # ADBC clients describe, then execute: one round trip saved
         word = first_word(sql)
@@ -127,6 +135,7 @@ class RedshiftSession:
         return shape
 
     def execute(self, sql: str, params: pa.RecordBatch | None, batch_rows: int) -> pa.RecordBatchReader:
+        sql = _placeholders(sql)
         rows = _values(params)
         if len(rows) != 1:
             raise invalid("TOO_MANY_PARAMETER_ROWS", "a query takes exactly one row of parameters")
@@ -180,6 +189,7 @@ class RedshiftSession:
             run_simple(self.connection, "COMMIT")
 
     def estimate_rows(self, sql: str, params: pa.RecordBatch | None) -> int | None:
+        sql = _placeholders(sql)
         if first_word(sql) not in ("SELECT", "WITH"):
             return None
         try:
@@ -193,6 +203,7 @@ class RedshiftSession:
         return int(match.group(1)) if match else None
 
     def execute_update(self, sql: str, params: pa.RecordBatch | None) -> int:
+        sql = _placeholders(sql)
         word = first_word(sql)
         if word in _REFUSED:
             self.describe(sql)  # raises the refusal
@@ -213,6 +224,7 @@ class RedshiftSession:
         """UNLOAD the query's result as Parquet parts plus a manifest under `s3_prefix`; False when
         this statement cannot be unloaded (bind parameters, no unload_iam_role configured), and the
         caller writes the parts itself."""
+        sql = _placeholders(sql)
         role = self._engine.config.unload_iam_role
         if role is None or (params is not None and params.num_columns) or first_word(sql) not in ("SELECT", "WITH"):
             return False
