@@ -35,7 +35,7 @@ from flight_gateway.engines.base import Catalog, EngineInfo
 from flight_gateway.engines.postgres_catalog import PostgresCatalog, Rows
 from flight_gateway.engines.postgres_errors import map_postgres_error, sqlstate_of
 from flight_gateway.engines.postgres_info import postgres_info
-from flight_gateway.engines.postgres_pool import ConnectionPool, Connector
+from flight_gateway.engines.postgres_pool import ConnectionPool, Connector, PoolMaintainer
 from flight_gateway.engines.postgres_session import DriverError, PostgresSession
 from flight_gateway.engines.postgres_sql import PlaceholderRewrites
 from flight_gateway.errors import GatewayError, Status
@@ -81,8 +81,7 @@ class PostgresEngine:
         self._lock = threading.Lock()
         self._info: EngineInfo | None = None
         self.placeholders = PlaceholderRewrites()
-        self._stop = threading.Event()
-        self._maintainer: threading.Thread | None = None
+        self._maintainer = PoolMaintainer(name, config.pool, self._pool_list)
 
     # -- 1. credentials --------------------------------------------------------------------------
 
@@ -185,8 +184,12 @@ class PostgresEngine:
             if pool is None:
                 label = f"tenant {tenant.id!r} on engine {self.name!r}"
                 pool = self._pools[tenant.id] = ConnectionPool(label, self.config.pool, self._connector(tenant))
-                self._start_maintainer()
+                self._maintainer.start()
             return pool
+
+    def _pool_list(self) -> list[ConnectionPool[Any]]:
+        with self._lock:
+            return list(self._pools.values())
 
     @contextmanager
     def session(self, tenant: Tenant) -> Iterator[PostgresSession]:
@@ -211,33 +214,10 @@ class PostgresEngine:
                 error = err
         raise error
 
-    def _start_maintainer(self) -> None:
-        if self._maintainer is not None:
-            return
-        pool_cfg = self.config.pool
-        interval = max(0.5, min(30.0, pool_cfg.idle_timeout_seconds / 2, pool_cfg.max_lifetime_seconds / 2))
-
-        def loop() -> None:
-            while not self._stop.wait(interval):
-                with self._lock:
-                    pools = list(self._pools.values())
-                for pool in pools:
-                    try:
-                        pool.maintain()
-                    except Exception:
-                        log.exception("engine %s: pool maintenance failed", self.name)
-
-        self._maintainer = threading.Thread(target=loop, name=f"pool-maintainer-{self.name}", daemon=True)
-        self._maintainer.start()
-
     def close(self) -> None:
-        self._stop.set()
-        with self._lock:
-            pools = list(self._pools.values())
-        for pool in pools:
+        self._maintainer.stop()
+        for pool in self._pool_list():
             pool.close()
-        if self._maintainer is not None:
-            self._maintainer.join(timeout=5)
 
 
 def _run(conn: Any, sql: str) -> None:

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from flight_gateway.config import PoolConfig
 from flight_gateway.errors import GatewayError, Status
@@ -233,3 +233,35 @@ class ConnectionPool(Generic[C]):
             self._cond.notify_all()
         for entry in idle:
             self._close_quietly(entry.conn)
+
+
+class PoolMaintainer:
+    """Closes idle and over-age connections (and tops pools up to min_size) in the background, for
+    all of one engine's per-tenant pools, so a quiet tenant does not keep connections forever."""
+
+    def __init__(self, name: str, config: PoolConfig, pools: Callable[[], list[ConnectionPool[Any]]]) -> None:
+        self._name = name
+        self._pools = pools
+        self._interval = max(0.5, min(30.0, config.idle_timeout_seconds / 2, config.max_lifetime_seconds / 2))
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        with self._lock:
+            if self._thread is None and not self._stop.is_set():
+                self._thread = threading.Thread(target=self._loop, name=f"pool-maintainer-{self._name}", daemon=True)
+                self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._interval):
+            for pool in self._pools():
+                try:
+                    pool.maintain()
+                except Exception:
+                    log.exception("engine %s: pool maintenance failed", self._name)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)

@@ -14,13 +14,14 @@ import logging
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 
 import psycopg
 
 from auth import Tenant
 from flight_gateway.config import RedshiftEngineConfig, Settings, TenantConfig
 from flight_gateway.engines.base import EngineInfo
-from flight_gateway.engines.postgres_pool import ConnectionPool, Connector
+from flight_gateway.engines.postgres_pool import ConnectionPool, Connector, PoolMaintainer
 from flight_gateway.engines.redshift_connection import check_query_group, connector, reset_session
 from flight_gateway.engines.redshift_credentials import RedshiftCredentials
 from flight_gateway.engines.redshift_session import RedshiftSession
@@ -47,8 +48,7 @@ class RedshiftEngine:
         self._open = connector(config, self._credentials)
         self._pools: dict[str, ConnectionPool[Conn]] = {}
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._maintainer: threading.Thread | None = None
+        self._maintainer = PoolMaintainer(self.name, config.pool, self._pool_list)
 
     def info(self) -> EngineInfo:
         from flight_gateway.engines.redshift_catalog import redshift_info
@@ -69,28 +69,12 @@ class RedshiftEngine:
                         close=lambda conn: conn.close(),
                     ),
                 )
-                self._start_maintainer()
+                self._maintainer.start()
             return pool
 
-    def _start_maintainer(self) -> None:
-        """Idle and over-age connections are closed (and min_size kept) in the background."""
-        if self._maintainer is not None:
-            return
-        cfg = self.config.pool
-        interval = max(0.5, min(30.0, cfg.idle_timeout_seconds / 2, cfg.max_lifetime_seconds / 2))
-
-        def loop() -> None:
-            while not self._stop.wait(interval):
-                with self._lock:
-                    pools = list(self._pools.values())
-                for pool in pools:
-                    try:
-                        pool.maintain()
-                    except Exception:
-                        log.exception("engine %s: pool maintenance failed", self.name)
-
-        self._maintainer = threading.Thread(target=loop, name=f"pool-maintainer-{self.name}", daemon=True)
-        self._maintainer.start()
+    def _pool_list(self) -> list[ConnectionPool[Any]]:
+        with self._lock:
+            return list(self._pools.values())
 
     @contextmanager
     def side_connection(self, tenant: Tenant) -> Iterator[Conn]:
@@ -107,13 +91,11 @@ class RedshiftEngine:
             yield RedshiftSession(lease, tenant, self)
 
     def close(self) -> None:
-        self._stop.set()
+        self._maintainer.stop()
         with self._lock:
             pools, self._pools = list(self._pools.values()), {}
         for pool in pools:
             pool.close()
-        if self._maintainer is not None:
-            self._maintainer.join(timeout=5)
 
 
 def _check_alive(conn: Conn) -> None:
