@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import secrets
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from auth import Authenticator, Tenant, TokenSigner, User, hash_password
@@ -33,8 +35,6 @@ from flight_gateway.detached import DetachedJobs
 from flight_gateway.engines.base import Engine
 from flight_gateway.engines.demo import demo_database
 from flight_gateway.engines.duckdb import DuckDBEngine
-from flight_gateway.engines.postgres_setup import postgres_engines
-from flight_gateway.engines.redshift import redshift_engines
 from flight_gateway.execution import Executor
 from flight_gateway.jobs import JobHousekeeper, JobStore, SqliteJobStore
 from flight_gateway.jobs.idempotency import RequestIds
@@ -248,7 +248,7 @@ def build(settings: Settings) -> Gateway:
         settings.auth_max_failures, settings.auth_failure_window_seconds, settings.auth_lockout_seconds
     )
     duck = DuckDBEngine({t.id: t.database or ":memory:" for t in tenants.values() if t.engine == "duckdb"})
-    engines: dict[str, Engine] = {"duckdb": duck, **postgres_engines(settings), **redshift_engines(settings)}
+    engines: dict[str, Engine] = {"duckdb": duck, **_database_engines(settings)}
     mapping = _certificate_mapping(settings, tenants)
     tls, tls_banner = _tls(settings)
     banner += tls_banner
@@ -308,6 +308,30 @@ def build(settings: Settings) -> Gateway:
     return Gateway(server, jobs, engines, pump, location, banner, housekeeper, offload, sweeper, detached)
 
 
+def _optional(module: str, extra: str, needed_by: str) -> ModuleType:
+    """A module that needs an optional dependency; ConfigError saying which extra to install."""
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        raise ConfigError(
+            f"{needed_by} needs the '{extra}' extra ({exc.name} is not installed): "
+            f"pip install 'flight-gateway[{extra}]'"
+        ) from None
+
+
+def _database_engines(settings: Settings) -> dict[str, Engine]:
+    """PostgreSQL and Redshift engines; their drivers are imported only when one is configured."""
+    engines: dict[str, Engine] = {}
+    types = {engine.type for engine in settings.engines}
+    if "postgres" in types:
+        setup = _optional("flight_gateway.engines.postgres_setup", "postgres", "engines: type = 'postgres'")
+        engines.update(setup.postgres_engines(settings))
+    if "redshift" in types:
+        redshift = _optional("flight_gateway.engines.redshift", "redshift", "engines: type = 'redshift'")
+        engines.update(redshift.redshift_engines(settings))
+    return engines
+
+
 def _offload(settings: Settings) -> Offload:
     """The offload target: an S3 prefix if offload_target is set, else the local directory."""
     if settings.offload_target is None:
@@ -315,29 +339,29 @@ def _offload(settings: Settings) -> Offload:
             settings.offload_path, ttl_seconds=settings.offload_ttl_seconds, part_rows=settings.offload_part_rows,
             max_bytes=settings.offload_max_bytes,
         )  # fmt: skip
-    from flight_gateway.offload.s3 import S3Offload, s3_client  # boto3 only when S3 is configured
-
-    return S3Offload(
+    s3 = _optional("flight_gateway.offload.s3", "aws", "offload_target (S3)")  # boto3 only when S3 is configured
+    target: Offload = s3.S3Offload(
         settings.offload_target, ttl_seconds=settings.offload_ttl_seconds, part_rows=settings.offload_part_rows,
         max_bytes=settings.offload_max_bytes, sse=settings.offload_sse, kms_key_id=settings.offload_kms_key_id,
-        client=s3_client(settings.offload_s3_endpoint_url, settings.offload_s3_region),
+        client=s3.s3_client(settings.offload_s3_endpoint_url, settings.offload_s3_region),
     )  # fmt: skip
+    return target
 
 
 def open_job_store(settings: Settings) -> JobStore:
     """The configured job store (also for the operator's `jobs` commands); ConfigError if unusable."""
     if settings.job_store == "sqlite":
         return SqliteJobStore(settings.jobs_path)
-    from flight_gateway.jobs.dynamodb import DynamoDBJobStore  # boto3 only when DynamoDB is configured
-
+    dynamodb = _optional("flight_gateway.jobs.dynamodb", "aws", "job_store = 'dynamodb'")
     assert settings.dynamodb_table is not None  # noqa: S101 - validated with job_store
     try:
-        return DynamoDBJobStore(
+        store: JobStore = dynamodb.DynamoDBJobStore(
             settings.dynamodb_table, region=settings.dynamodb_region, endpoint_url=settings.dynamodb_endpoint_url,
             create=settings.dynamodb_create_table,
         )  # fmt: skip
     except ValueError as exc:
         raise ConfigError(f"dynamodb_table: {exc}") from None
+    return store
 
 
 def _job_store(settings: Settings) -> tuple[JobStore, JobHousekeeper]:
