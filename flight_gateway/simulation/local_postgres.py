@@ -12,6 +12,7 @@ import hashlib
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -71,6 +72,25 @@ def _give_to(path: Path, user: str | None) -> None:
         prefix = prefix.parent
 
 
+def _stop_leftover(pgdata: Path) -> None:
+    """Stop a server still running on `pgdata` (its pid is the first line of postmaster.pid)."""
+    try:
+        pid = int((pgdata / "postmaster.pid").read_text().split("\n", 1)[0])
+    except (OSError, ValueError):
+        return
+    try:
+        os.kill(pid, signal.SIGQUIT)  # immediate shutdown: the data is about to be deleted
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+
+
 def _server_dir(work_dir: Path, user: str | None) -> Path:
     """Where the server keeps its data and socket.
 
@@ -89,6 +109,11 @@ def _server_dir(work_dir: Path, user: str | None) -> Path:
         if owner.exists() and not Path(owner.read_text()).exists() and not (stale / "pgdata/postmaster.pid").exists():
             shutil.rmtree(stale, ignore_errors=True)
     path = base / hashlib.sha256(str(work_dir.resolve()).encode()).hexdigest()[:16]
+    if path.exists() and not (work_dir / "superuser-password").exists():
+        # Left by an earlier work_dir of the same name (pytest reuses its numbered directories):
+        # its superuser password is gone with it, so start over rather than fail every login.
+        _stop_leftover(path / "pgdata")
+        shutil.rmtree(path, ignore_errors=True)
     path.mkdir(exist_ok=True)
     (path / "work-dir").write_text(str(work_dir.resolve()))
     shutil.chown(path, user, user)
