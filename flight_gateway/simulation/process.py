@@ -153,7 +153,9 @@ class SimulatorProcess:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
     def stop(self) -> None:
-        self.faults.close()
+        faults = getattr(self, "faults", None)  # absent when the child failed to start
+        if faults is not None:
+            faults.close()
         if self._process.poll() is None:
             assert self._process.stdin is not None  # noqa: S101 - stdin=PIPE
             self._process.stdin.close()  # the child stops when its input ends
