@@ -32,6 +32,7 @@ from flight_gateway.protocol.tickets import TicketSigner
 
 PART_ROWS = 250_000
 BIG = "select range as id, range % 7 as k, 'v' || (range % 100)::varchar as s from range(1200000)"
+FIVE_MILLION = BIG.replace("1200000", "5000000")
 HINT_OPTION = f"adbc.flight.sql.rpc.call_header.{DELIVERY_HEADER}"
 
 
@@ -119,37 +120,37 @@ def _streamed(gw: RunningGateway, sql: str) -> pa.Table:
             return cur.fetch_arrow_table()
 
 
-def test_big_result_is_offloaded_in_parts_identical_to_the_stream(gw: RunningGateway) -> None:
-    info = _info(gw, BIG)
-    assert len(info.endpoints) == 5  # 1.2M rows, 250k per part
-    assert info.total_records == 1_200_000 and info.total_bytes > 0
+def test_five_million_rows_offloaded_in_parts_identical_to_the_stream(gw: RunningGateway) -> None:
+    info = _info(gw, FIVE_MILLION)
+    assert len(info.endpoints) == 20  # 5M rows, 250k per part
+    assert info.total_records == 5_000_000 and info.total_bytes > 0
     job_id = _ticket_body(info.endpoints[0])["j"]
     for endpoint in info.endpoints:
         assert endpoint.expiration_time is not None and endpoint.locations == []
         assert _ticket_body(endpoint)["k"] == "o"
     job_dir = gw.data_dir / "offload" / "acme" / job_id
-    assert sorted(p.name for p in job_dir.glob("part-*.parquet")) == [f"part-{i:05d}.parquet" for i in range(5)]
+    assert sorted(p.name for p in job_dir.glob("part-*.parquet")) == [f"part-{i:05d}.parquet" for i in range(20)]
     job = gw.gateway.jobs.get(job_id)
     assert job is not None and job.state is JobState.SUCCEEDED and job.delivery == "offload"
-    assert job.rows == 1_200_000 and job.bytes == info.total_bytes
+    assert job.rows == 5_000_000 and job.bytes == info.total_bytes
     assert job.offload_location == str(job_dir) and job.offload_expires_at is not None
 
-    streamed = _sorted(_streamed(gw, BIG))
-    assert streamed.num_rows == 1_200_000
+    streamed = _sorted(_streamed(gw, FIVE_MILLION))
+    assert streamed.num_rows == 5_000_000
     with gw.connect("acme") as conn, conn.cursor() as cur:
-        cur.execute(BIG)
+        cur.execute(FIVE_MILLION)
         assert _sorted(cur.fetch_arrow_table()).equals(streamed)
-        partitions, schema = cur.adbc_execute_partitions(BIG)
-    assert len(partitions) == 5 and schema == streamed.schema
+        partitions, schema = cur.adbc_execute_partitions(FIVE_MILLION)
+    assert len(partitions) == 20 and schema == streamed.schema
 
     def read_partition(partition: bytes) -> pa.Table:
         with gw.connect("acme") as conn, conn.cursor() as cur:
             cur.adbc_read_partition(partition)
             return cur.fetch_arrow_table()
 
-    with ThreadPoolExecutor(max_workers=5) as pool:
+    with ThreadPoolExecutor(max_workers=4) as pool:
         tables = list(pool.map(read_partition, partitions))
-    assert [t.num_rows for t in tables] == [PART_ROWS] * 4 + [200_000]
+    assert [t.num_rows for t in tables] == [PART_ROWS] * 20
     assert _sorted(pa.concat_tables(tables)).equals(streamed)
 
 
