@@ -54,6 +54,7 @@ class Executor:
         self._instance_id = instance_id
         self._retention = retention_seconds
         self._running: dict[str, EngineSession] = {}
+        self._engine_ids: dict[str, str] = {}  # job id -> the database's name for its work, until finished
         self._cancelled: set[str] = set()
         # Queued queries cancelled on this replica (their DoGet must not run); bounded by use.
         self._cancelled_queued: set[str] = set()
@@ -111,9 +112,11 @@ class Executor:
         self, job_id: str, state: JobState, *, rows: int | None = None, bytes_: int | None = None,
         code: str | None = None, message: str | None = None, sqlstate: str | None = None,
     ) -> None:  # fmt: skip
+        with self._lock:
+            engine_query_id = self._engine_ids.pop(job_id, None)
         self.jobs.finish(
             job_id, state, self._clock(), rows=rows, bytes_=bytes_, error_code=code,
-            error_message=self._redact(message), sqlstate=sqlstate,
+            error_message=self._redact(message), sqlstate=sqlstate, engine_query_id=engine_query_id,
         )  # fmt: skip
 
     def _start(self, job_id: str) -> None:
@@ -209,8 +212,11 @@ class Executor:
     @contextmanager
     def _registered(self, job_id: str, session: EngineSession) -> Iterator[None]:
         """While a statement runs, `cancel` can reach its session."""
+        engine_query_id = session.engine_query_id()
         with self._lock:
             self._running[job_id] = session
+            if engine_query_id is not None:
+                self._engine_ids[job_id] = engine_query_id
         try:
             yield
         finally:

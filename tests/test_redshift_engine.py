@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
@@ -25,6 +26,7 @@ from auth import Tenant, hash_password
 from flight_gateway.config import RedshiftEngineConfig, TenantConfig
 from flight_gateway.engines.redshift import RedshiftEngine
 from flight_gateway.errors import GatewayError, Status
+from flight_gateway.jobs import JobState, fingerprint
 from flight_gateway.protocol import flightsql_pb2 as pb
 from flight_gateway.protocol.commands import pack
 from flight_gateway.simulation.simulator import RedshiftSimulator
@@ -141,6 +143,23 @@ def test_question_mark_placeholders_as_jdbc_and_odbc_send_them(gw: RunningGatewa
         table = cursor.fetch_arrow_table()
     assert parameters.types == [pa.int64()]
     assert table.to_pylist() == [{"id": 1, "mark": "?"}]
+
+
+def test_job_records_name_the_backend_that_ran_the_query(gw: RunningGateway) -> None:
+    marker = uuid.uuid4().hex
+    sql = f"SELECT id, '{marker}' AS marker FROM kinds"
+    with gw.connect("reader") as conn, conn.cursor() as cursor:
+        cursor.execute(sql)
+        cursor.fetch_arrow_table()
+    deadline = time.monotonic() + 10
+    while True:  # the record is written behind the reply
+        jobs = [j for j in gw.gateway.jobs.list(limit=200) if j.fingerprint == fingerprint(sql) and j.finished_at]
+        if jobs or time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
+    assert jobs and jobs[0].state is JobState.SUCCEEDED
+    pid = (jobs[0].engine_query_id or "").removeprefix("pid:")
+    assert pid.isdigit() and int(pid) > 0, jobs[0].engine_query_id
 
 
 def test_large_results_stream_in_batches(gw: RunningGateway) -> None:

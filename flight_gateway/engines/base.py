@@ -126,6 +126,11 @@ class EngineSession(Protocol):
 
     def cancel(self) -> None: ...
 
+    def engine_query_id(self) -> str | None:
+        """What the database calls the work of this session, for the job record (e.g. the
+        backend process id `pid:1234` of PostgreSQL and Redshift); None if it has no such name."""
+        ...
+
 
 @dataclass(frozen=True)
 class EngineInfo:

@@ -219,6 +219,9 @@ class DuckDBSession:
     def catalog(self) -> DuckDBCatalog:
         return DuckDBCatalog(self._con)
 
+    def engine_query_id(self) -> str | None:
+        return None  # DuckDB runs in-process: there is no server-side name for a query
+
     def cancel(self) -> None:
         self._con.interrupt()
 

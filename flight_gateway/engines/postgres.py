@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -82,6 +83,8 @@ class PostgresEngine:
         self._info: EngineInfo | None = None
         self.placeholders = PlaceholderRewrites()
         self._maintainer = PoolMaintainer(name, config.pool, self._pool_list)
+        # Read once per connection (the ADBC driver does not expose it), for job records.
+        self._pids: weakref.WeakKeyDictionary[Connection, int] = weakref.WeakKeyDictionary()
 
     # -- 1. credentials --------------------------------------------------------------------------
 
@@ -156,6 +159,9 @@ class PostgresEngine:
     def make_catalog(self, rows: Rows) -> Catalog:
         return PostgresCatalog(rows)
 
+    def backend_pid(self, conn: Connection) -> int | None:
+        return self._pids.get(conn)
+
     def map_error(self, exc: BaseException, *, cancel_requested: bool = False) -> GatewayError:
         return map_postgres_error(exc, cancel_requested=cancel_requested)
 
@@ -166,6 +172,7 @@ class PostgresEngine:
             conn = self.open_connection(tenant)
             try:
                 self.prepare_connection(conn, tenant)
+                self._pids[conn] = _backend_pid(conn)
             except BaseException:
                 conn.close()
                 raise
@@ -218,6 +225,15 @@ class PostgresEngine:
         self._maintainer.stop()
         for pool in self._pool_list():
             pool.close()
+
+
+def _backend_pid(conn: Any) -> int:
+    cursor = conn.cursor()
+    try:
+        cursor.execute("select pg_backend_pid()")
+        return int(cursor.fetchone()[0])
+    finally:
+        cursor.close()
 
 
 def _run(conn: Any, sql: str) -> None:

@@ -312,6 +312,11 @@ class PostgresSession:
     def catalog(self) -> Catalog:
         return self._engine.make_catalog(self.rows)
 
+    def engine_query_id(self) -> str | None:
+        """The backend's pid (pg_stat_activity.pid, `%p` in the server log)."""
+        pid = self._engine.backend_pid(self._lease.conn)
+        return None if pid is None else f"pid:{pid}"
+
     def cancel(self) -> None:
         with self._lock:
             self._cancel_requested = True

@@ -254,6 +254,10 @@ class RedshiftSession:
         except psycopg.Error as exc:
             raise self._error(exc) from exc
 
+    def engine_query_id(self) -> str | None:
+        """The backend's pid, as STL_QUERY / SYS_QUERY_HISTORY record it next to each query id."""
+        return f"pid:{self.connection.info.backend_pid}"
+
     def cancel(self) -> None:
         """Cancel the running statement with pg_cancel_backend from a second connection of the same
         user (Redshift lets a user cancel its own sessions), which answers whether a backend was

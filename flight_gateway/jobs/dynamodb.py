@@ -110,6 +110,7 @@ class DynamoDBJobStore:
         error_code: str | None = None,
         error_message: str | None = None,
         sqlstate: str | None = None,
+        engine_query_id: str | None = None,
     ) -> None:
         # Not guarded by the current state (as in SQLite): the process that ran the statement
         # reports how it really ended, even after an operator or a sweep has marked the record.
@@ -120,6 +121,9 @@ class DynamoDBJobStore:
         values: dict[str, Any] = {":s": state.value, ":at": number(at)}
         if not state.finished:
             sets.append("#open_state = :s")
+        if engine_query_id is not None:
+            sets.append("#engine_query_id = :eq")
+            values[":eq"] = engine_query_id
         for i, (name, value) in enumerate(fields.items()):
             if value is None:
                 removes.append(name)

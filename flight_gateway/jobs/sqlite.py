@@ -127,13 +127,15 @@ class SqliteJobStore:
         error_code: str | None = None,
         error_message: str | None = None,
         sqlstate: str | None = None,
+        engine_query_id: str | None = None,
     ) -> None:
         # Not guarded by the current state: the process that ran the statement reports how it
         # really ended, even after an operator or a sweep has marked the record.
         self._enqueue(
-            "update jobs set state = ?, finished_at = ?, rows = ?, bytes = ?, error_code = ?, "
-            "error_message = ?, sqlstate = ?, started_at = coalesce(started_at, ?) where id = ?",
-            (state.value, at, rows, bytes_, error_code, error_message, sqlstate, at, job_id),
+            "update jobs set state = ?, finished_at = ?, rows = ?, bytes = ?, error_code = ?, error_message = ?, "
+            "sqlstate = ?, started_at = coalesce(started_at, ?), engine_query_id = coalesce(?, engine_query_id) "
+            "where id = ?",
+            (state.value, at, rows, bytes_, error_code, error_message, sqlstate, at, engine_query_id, job_id),
         )
 
     def set_offload(self, job_id: str, location: str, expires_at: float) -> None:

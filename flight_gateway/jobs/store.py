@@ -24,6 +24,7 @@ class JobStore(Protocol):
         error_code: str | None = None,
         error_message: str | None = None,
         sqlstate: str | None = None,
+        engine_query_id: str | None = None,
     ) -> None: ...
 
     def set_offload(self, job_id: str, location: str, expires_at: float) -> None: ...

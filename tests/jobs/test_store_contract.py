@@ -163,11 +163,15 @@ def test_finish_records_the_outcome_whatever_the_state(store: JobStore) -> None:
     store.start(job.id, T0 + 6)
     assert store.get(job.id) == done
     # The process that ran it reports how it really ended, even after a sweep marked it.
-    store.finish(job.id, JobState.FAILED, T0 + 7, error_code="X", error_message="boom", sqlstate="57014")
+    store.finish(
+        job.id, JobState.FAILED, T0 + 7, error_code="X", error_message="boom", sqlstate="57014", engine_query_id="pid:7"
+    )
     failed = store.get(job.id)
     assert failed is not None and failed.state is JobState.FAILED and failed.rows is None
     assert (failed.error_code, failed.error_message, failed.sqlstate) == ("X", "boom", "57014")
-    assert failed.started_at == T0 + 5
+    assert failed.started_at == T0 + 5 and failed.engine_query_id == "pid:7"
+    store.finish(job.id, JobState.FAILED, T0 + 8, error_code="X")  # no id this time: the known one stays
+    assert (again := store.get(job.id)) is not None and again.engine_query_id == "pid:7"
     ghost = uuid.uuid4().hex
     store.finish(ghost, JobState.SUCCEEDED, T0)
     store.set_offload(ghost, "x", T0)

@@ -138,6 +138,10 @@ def test_error_status(
     if sqlstate is not None:
         job = _failed_job(env, sql)
         assert (job.sqlstate, job.error_code) == (sqlstate, code)
+        # The backend that ran it, as pg_stat_activity and the server log name it; statements that
+        # fail while being described (or logging in) never ran on one.
+        ran = sqlstate not in ("42601", "42P01", "42703", "28P01")
+        assert (job.engine_query_id or "").startswith("pid:") == ran, job.engine_query_id
     # The tenant's pool still serves it afterwards.
     if tenant_id in ("e", "ro"):
         assert env.run(tenant_id, "select 1 as ok").column("ok").to_pylist() == [1]  # type: ignore[attr-defined]
