@@ -445,9 +445,13 @@ def test_sql_info_and_type_info_are_redshifts(gw: RunningGateway) -> None:
         types
     )
     assert "uuid" not in types and "bytea" not in types  # PostgreSQL's, not Redshift's
-    info = _command(gw, "reader", pb.CommandGetSqlInfo(info=[1, 508]))
+    info = _command(gw, "reader", pb.CommandGetSqlInfo(info=[1, 508, 505, 507, 10]))
     values = dict(zip(info.column("info_name").to_pylist(), info.column("value").to_pylist(), strict=True))
     assert "Redshift" in values[1] and "AZ64" in values[508]
+    # Quoted identifiers fold to lower case too (enable_case_sensitive_identifier off); no bulk ingest.
+    assert values[505] == pb.SqlSupportedCaseSensitivity.SQL_CASE_SENSITIVITY_LOWERCASE
+    assert values[507] == pb.SqlNullOrdering.SQL_NULLS_SORTED_HIGH
+    assert values[10] is False
 
 
 def test_streaming_is_bounded_and_leaves_no_arrow_memory(redshift_sim: RedshiftSimulator, database: str) -> None:

@@ -13,6 +13,7 @@ from flight_gateway.engines.base import Engine
 from flight_gateway.errors import GatewayError, Status
 from flight_gateway.protocol import schemas
 from flight_gateway.protocol.sqlinfo import SqlInfoValue, build_sql_info_table, default_sql_info
+from flight_gateway.protocol.sqlinfo_dialects import DIALECT_SQL_INFO
 from flight_gateway.protocol.xdbc import (
     DUCKDB_XDBC_TYPES,
     POSTGRES_XDBC_TYPES,
@@ -61,6 +62,7 @@ class ServerInfo:
                 batch_updates=True,
                 bulk_ingestion=True,
             )
+            values.update(DIALECT_SQL_INFO.get(self._engine(ctx).dialect, {}))
             with self._lock:
                 self._cache[key] = values
         return values

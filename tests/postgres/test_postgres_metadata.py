@@ -156,9 +156,13 @@ def test_adbc_get_objects_through_the_driver(gw: RunningGateway) -> None:
 
 def test_sql_info_describes_postgresql(gw: RunningGateway) -> None:
     # 1 = FLIGHT_SQL_SERVER_VERSION, 508 = SQL_KEYWORDS, 509 = SQL_NUMERIC_FUNCTIONS
-    info = command(gw, "reader", pb.CommandGetSqlInfo(info=[1, 508, 509]))
+    info = command(gw, "reader", pb.CommandGetSqlInfo(info=[1, 508, 509, 503, 507, 531]))
     values = dict(zip(info.column("info_name").to_pylist(), info.column("value").to_pylist(), strict=True))
     assert "PostgreSQL 18" in values[1]
+    # Unquoted identifiers fold to lower case, NULLs sort high, catalogs are databases.
+    assert values[503] == pb.SqlSupportedCaseSensitivity.SQL_CASE_SENSITIVITY_LOWERCASE
+    assert values[507] == pb.SqlNullOrdering.SQL_NULLS_SORTED_HIGH
+    assert values[531] == "database"
     assert "ANALYSE" in values[508]  # a PostgreSQL-only keyword
     assert {"abs", "width_bucket"} <= set(values[509])
 
