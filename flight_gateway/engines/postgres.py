@@ -19,7 +19,6 @@ Extension points (the Redshift engine subclasses this class and overrides only t
 from __future__ import annotations
 
 import logging
-import threading
 import weakref
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -36,7 +35,7 @@ from flight_gateway.engines.base import Catalog, EngineInfo
 from flight_gateway.engines.postgres_catalog import PostgresCatalog, Rows
 from flight_gateway.engines.postgres_errors import map_postgres_error, sqlstate_of
 from flight_gateway.engines.postgres_info import postgres_info
-from flight_gateway.engines.postgres_pool import ConnectionPool, Connector, PoolMaintainer
+from flight_gateway.engines.postgres_pool import ConnectionPool, Connector, TenantPools
 from flight_gateway.engines.postgres_session import DriverError, PostgresSession
 from flight_gateway.engines.postgres_sql import PlaceholderRewrites
 from flight_gateway.errors import GatewayError, Status
@@ -78,11 +77,9 @@ class PostgresEngine:
         self.name = name
         self.config = config
         self._logins = dict(logins)
-        self._pools: dict[str, ConnectionPool[Connection]] = {}
-        self._lock = threading.Lock()
+        self._pools: TenantPools[Connection] = TenantPools(name, config.pool)
         self._info: EngineInfo | None = None
         self.placeholders = PlaceholderRewrites()
-        self._maintainer = PoolMaintainer(name, config.pool, self._pool_list)
         # Read once per connection (the ADBC driver does not expose it), for job records.
         self._pids: weakref.WeakKeyDictionary[Connection, int] = weakref.WeakKeyDictionary()
 
@@ -186,17 +183,8 @@ class PostgresEngine:
         return Connector(open_, lambda conn: _run(conn, "select 1"), reset, lambda conn: conn.close())
 
     def pool(self, tenant: Tenant) -> ConnectionPool[Connection]:
-        with self._lock:
-            pool = self._pools.get(tenant.id)
-            if pool is None:
-                label = f"tenant {tenant.id!r} on engine {self.name!r}"
-                pool = self._pools[tenant.id] = ConnectionPool(label, self.config.pool, self._connector(tenant))
-                self._maintainer.start()
-            return pool
-
-    def _pool_list(self) -> list[ConnectionPool[Any]]:
-        with self._lock:
-            return list(self._pools.values())
+        label = f"tenant {tenant.id!r} on engine {self.name!r}"
+        return self._pools.get(tenant.id, lambda: ConnectionPool(label, self.config.pool, self._connector(tenant)))
 
     @contextmanager
     def session(self, tenant: Tenant) -> Iterator[PostgresSession]:
@@ -222,9 +210,7 @@ class PostgresEngine:
         raise error
 
     def close(self) -> None:
-        self._maintainer.stop()
-        for pool in self._pool_list():
-            pool.close()
+        self._pools.close()
 
 
 def _backend_pid(conn: Any) -> int:

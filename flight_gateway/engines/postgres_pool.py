@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from flight_gateway.config import PoolConfig
 from flight_gateway.errors import GatewayError, Status
@@ -235,33 +235,48 @@ class ConnectionPool(Generic[C]):
             self._close_quietly(entry.conn)
 
 
-class PoolMaintainer:
-    """Closes idle and over-age connections (and tops pools up to min_size) in the background, for
-    all of one engine's per-tenant pools, so a quiet tenant does not keep connections forever."""
+class TenantPools(Generic[C]):
+    """One engine's per-tenant pools, made on first use, and one background thread that closes idle
+    and over-age connections (and tops pools up to min_size), so a quiet tenant does not keep
+    connections forever."""
 
-    def __init__(self, name: str, config: PoolConfig, pools: Callable[[], list[ConnectionPool[Any]]]) -> None:
+    def __init__(self, name: str, config: PoolConfig) -> None:
         self._name = name
-        self._pools = pools
         self._interval = max(0.5, min(30.0, config.idle_timeout_seconds / 2, config.max_lifetime_seconds / 2))
+        self._pools: dict[str, ConnectionPool[C]] = {}
+        self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
 
-    def start(self) -> None:
+    def get(self, tenant_id: str, make: Callable[[], ConnectionPool[C]]) -> ConnectionPool[C]:
         with self._lock:
-            if self._thread is None and not self._stop.is_set():
-                self._thread = threading.Thread(target=self._loop, name=f"pool-maintainer-{self._name}", daemon=True)
-                self._thread.start()
+            pool = self._pools.get(tenant_id)
+            if pool is None:
+                pool = self._pools[tenant_id] = make()
+                if self._thread is None and not self._stop.is_set():
+                    self._thread = threading.Thread(
+                        target=self._loop, name=f"pool-maintainer-{self._name}", daemon=True
+                    )
+                    self._thread.start()
+            return pool
+
+    def _all(self) -> list[ConnectionPool[C]]:
+        with self._lock:
+            return list(self._pools.values())
 
     def _loop(self) -> None:
         while not self._stop.wait(self._interval):
-            for pool in self._pools():
+            for pool in self._all():
                 try:
                     pool.maintain()
                 except Exception:
                     log.exception("engine %s: pool maintenance failed", self._name)
 
-    def stop(self) -> None:
+    def close(self) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        with self._lock:
+            pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            pool.close()

@@ -11,17 +11,15 @@ COPY TO STDOUT there, and adbc-driver-postgresql 1.13 dropped its Redshift mode)
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
 
 import psycopg
 
 from auth import Tenant
 from flight_gateway.config import RedshiftEngineConfig, Settings, TenantConfig
 from flight_gateway.engines.base import EngineInfo
-from flight_gateway.engines.postgres_pool import ConnectionPool, Connector, PoolMaintainer
+from flight_gateway.engines.postgres_pool import ConnectionPool, Connector, TenantPools
 from flight_gateway.engines.redshift_connection import check_query_group, connector, reset_session
 from flight_gateway.engines.redshift_credentials import RedshiftCredentials
 from flight_gateway.engines.redshift_session import RedshiftSession
@@ -46,9 +44,7 @@ class RedshiftEngine:
             check_query_group(tenant.id, tenant.wlm_query_group)
         self._credentials = credentials or RedshiftCredentials(config, tenants)
         self._open = connector(config, self._credentials)
-        self._pools: dict[str, ConnectionPool[Conn]] = {}
-        self._lock = threading.Lock()
-        self._maintainer = PoolMaintainer(self.name, config.pool, self._pool_list)
+        self._pools: TenantPools[Conn] = TenantPools(self.name, config.pool)
 
     def info(self) -> EngineInfo:
         from flight_gateway.engines.redshift_catalog import redshift_info
@@ -56,25 +52,19 @@ class RedshiftEngine:
         return redshift_info()
 
     def _pool(self, tenant: Tenant) -> ConnectionPool[Conn]:
-        with self._lock:
-            pool = self._pools.get(tenant.id)
-            if pool is None:
-                pool = self._pools[tenant.id] = ConnectionPool(
-                    f"{self.name}/{tenant.id}",
-                    self.config.pool,
-                    Connector(
-                        open=lambda: self._open(tenant),
-                        check=_check_alive,
-                        reset=lambda conn: reset_session(conn, tenant, self.config),
-                        close=lambda conn: conn.close(),
-                    ),
-                )
-                self._maintainer.start()
-            return pool
+        def make() -> ConnectionPool[Conn]:
+            return ConnectionPool(
+                f"{self.name}/{tenant.id}",
+                self.config.pool,
+                Connector(
+                    open=lambda: self._open(tenant),
+                    check=_check_alive,
+                    reset=lambda conn: reset_session(conn, tenant, self.config),
+                    close=lambda conn: conn.close(),
+                ),
+            )
 
-    def _pool_list(self) -> list[ConnectionPool[Any]]:
-        with self._lock:
-            return list(self._pools.values())
+        return self._pools.get(tenant.id, make)
 
     @contextmanager
     def side_connection(self, tenant: Tenant) -> Iterator[Conn]:
@@ -91,11 +81,7 @@ class RedshiftEngine:
             yield RedshiftSession(lease, tenant, self)
 
     def close(self) -> None:
-        self._maintainer.stop()
-        with self._lock:
-            pools, self._pools = list(self._pools.values()), {}
-        for pool in pools:
-            pool.close()
+        self._pools.close()
 
 
 def _check_alive(conn: Conn) -> None:
