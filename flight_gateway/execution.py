@@ -181,7 +181,7 @@ class Executor:
         with self._lock:
             if job_id in self._cancelled_queued:
                 raise cancelled("the query was cancelled; run it again")
-        try:
+        with self._failure_recorded(job_id):
             with self._engine(ctx).session(ctx.tenant) as session, self._registered(job_id, session):
                 try:
                     schema = session.describe(sql, params).schema
@@ -201,13 +201,19 @@ class Executor:
                     raise
                 if self._was_cancelled(job_id):
                     raise cancelled("the query was cancelled")
+        self._finish(job_id, JobState.SUCCEEDED, rows=rows, bytes_=nbytes)
+
+    @contextmanager
+    def _failure_recorded(self, job_id: str) -> Iterator[None]:
+        """A failure ends the job (FAILED, or CANCELLED) with its code before it reaches the caller."""
+        try:
+            yield
         except GatewayError as err:
             self._fail(job_id, err)
             raise
         except Exception as exc:
             self._fail(job_id, GatewayError(Status.INTERNAL, "ENGINE_ERROR", str(exc)))
             raise
-        self._finish(job_id, JobState.SUCCEEDED, rows=rows, bytes_=nbytes)
 
     @contextmanager
     def _registered(self, job_id: str, session: EngineSession) -> Iterator[None]:
@@ -271,15 +277,9 @@ class Executor:
         """Run a statement that returns a row count, as a job from start to finish."""
         job_id = self.new_job(ctx, sql, kind)
         self._start(job_id)
-        try:
-            with self._engine(ctx).session(ctx.tenant) as session, self._registered(job_id, session):
+        with self._failure_recorded(job_id), self._engine(ctx).session(ctx.tenant) as session:
+            with self._registered(job_id, session):
                 count = run(session)
-        except GatewayError as err:
-            self._fail(job_id, err)
-            raise
-        except Exception as exc:
-            self._fail(job_id, GatewayError(Status.INTERNAL, "ENGINE_ERROR", str(exc)))
-            raise
         self._finish(job_id, JobState.SUCCEEDED, rows=count)
         return count
 
