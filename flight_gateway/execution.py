@@ -173,15 +173,17 @@ class Executor:
         params: pa.RecordBatch | None,
         consume: Callable[[pa.Schema, pa.RecordBatchReader], tuple[int, int]],
         in_engine: Callable[[EngineSession, pa.Schema], tuple[int, int] | None] | None = None,
+        offload_location: str | None = None,
     ) -> None:
         """Run a query to completion, handing its result to `consume` (which returns rows and
         bytes, and cleans up after itself if it fails); the job ends SUCCEEDED only if it returns.
         `in_engine`, when given, may do the whole job with the session instead (Redshift UNLOAD)
-        and return rows and bytes, or return None to have the result read and consumed."""
+        and return rows and bytes, or return None to have the result read and consumed. With an
+        `offload_location`, a failed job is recorded as an offload that failed there."""
         with self._lock:
             if job_id in self._cancelled_queued:
                 raise cancelled("the query was cancelled; run it again")
-        with self._failure_recorded(job_id):
+        with self._failure_recorded(job_id, offload_location):
             with self._engine(ctx).session(ctx.tenant) as session, self._registered(job_id, session):
                 try:
                     schema = session.describe(sql, params).schema
@@ -204,15 +206,16 @@ class Executor:
         self._finish(job_id, JobState.SUCCEEDED, rows=rows, bytes_=nbytes)
 
     @contextmanager
-    def _failure_recorded(self, job_id: str) -> Iterator[None]:
-        """A failure ends the job (FAILED, or CANCELLED) with its code before it reaches the caller."""
+    def _failure_recorded(self, job_id: str, offload_location: str | None = None) -> Iterator[None]:
+        """A failure ends the job (FAILED, or CANCELLED) with its code before it reaches the caller.
+        A failed offload keeps its delivery: expired as it failed, since nothing was kept."""
         try:
             yield
-        except GatewayError as err:
-            self._fail(job_id, err)
-            raise
         except Exception as exc:
-            self._fail(job_id, GatewayError(Status.INTERNAL, "ENGINE_ERROR", str(exc)))
+            if offload_location is not None:
+                self.jobs.set_offload(job_id, offload_location, self._clock())
+            err = exc if isinstance(exc, GatewayError) else GatewayError(Status.INTERNAL, "ENGINE_ERROR", str(exc))
+            self._fail(job_id, err)
             raise
 
     @contextmanager

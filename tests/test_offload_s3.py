@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.flight as fl
 import pyarrow.parquet as pq
 import pytest
+from botocore.exceptions import ClientError
 from conftest import PASSWORD, RunningGateway, start_gateway
 from job_actions_support import job_action, wait_for
 from serve_process import ServeProcess, _first_line
@@ -504,7 +505,9 @@ def test_s3_outage_mid_write_fails_the_job_and_leaves_nothing(moto: MotoService,
         assert proxy.broken.is_set()
         failed = running.gateway.jobs.list("acme", 1)[0]
         assert failed.state is JobState.FAILED and failed.error_code == "OFFLOAD_FAILED"
-        assert failed.delivery == "stream" and failed.offload_location is None  # nothing to serve
+        assert failed.delivery == "offload" and failed.offload_location == f"s3://{bucket}/results/acme/{failed.id}/"
+        assert failed.offload_expires_at is not None and failed.finished_at is not None
+        assert failed.offload_expires_at <= failed.finished_at  # nothing to serve: expired as it failed
         left = _keys(s3, bucket)  # S3 was away when the failed write tried to delete its parts
         assert f"results/acme/{failed.id}/part-00001.parquet" in left
         proxy.heal()
@@ -515,6 +518,68 @@ def test_s3_outage_mid_write_fails_the_job_and_leaves_nothing(moto: MotoService,
     finally:
         running.gateway.shutdown()
         proxy.close()
+
+
+def _refuse_after(client: Any, operation: str, allowed: int) -> list[str]:
+    """Make `client` refuse `operation` (AccessDenied, not retried) after `allowed` calls: the keys it was asked for."""
+    asked: list[str] = []
+
+    def refuse(params: dict[str, Any], **_: Any) -> None:
+        asked.append(str(params.get("Key")))
+        if len(asked) > allowed:
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "refused"}}, operation)
+
+    client.meta.events.register(f"before-parameter-build.s3.{operation}", refuse)
+    return asked
+
+
+# Three parts of ~1M rows (several 5 MiB chunks each); the query fails in the third.
+FAILING_QUERY = (
+    "select range as id, case when range < 2500000 then 'x' || range::varchar else error('the query failed') end "
+    "as s from range(3000000)"
+)
+PLAIN_QUERY = "select range as id, 'x' || range::varchar as s from range(3000000)"
+
+
+@pytest.mark.parametrize(
+    ("fault", "code"),
+    [("query fails mid-write", "INVALID_INPUT"), ("S3 refuses after some chunks", "OFFLOAD_FAILED"),
+     ("S3 refuses to complete a part", "OFFLOAD_FAILED")],
+)  # fmt: skip
+def test_a_failed_offload_leaves_nothing_and_is_recorded_as_a_failed_offload(
+    moto: MotoService, aws_env: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fault: str, code: str
+) -> None:
+    """Parts written, a multipart upload open: all of it goes at once, not at a later sweep."""
+    monkeypatch.setattr(s3io, "CHUNK", 5 * 1024 * 1024)
+    s3, bucket = moto.client("s3"), f"gw-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
+    running = start_gateway(tmp_path, **_s3_settings(moto, bucket, offload_part_rows=1_000_000))
+    try:
+        offload = running.gateway.offload
+        assert isinstance(offload, S3Offload)
+        client = offload._client
+        sql = FAILING_QUERY
+        if fault == "S3 refuses after some chunks":
+            asked = _refuse_after(client, "UploadPart", 4)
+            sql = PLAIN_QUERY
+        elif fault == "S3 refuses to complete a part":
+            asked = _refuse_after(client, "CompleteMultipartUpload", 1)
+            sql = PLAIN_QUERY
+        with pytest.raises((fl.FlightError, pa.ArrowInvalid)) as err:
+            _plan(running, sql, hint="offload")
+        assert "Traceback" not in str(err.value)
+        if code == "OFFLOAD_FAILED":
+            assert "nothing was kept, run the statement again" in str(err.value)
+            assert any(key.endswith("part-00001.parquet") for key in asked)  # a part was complete, one open
+        failed = running.gateway.jobs.list("acme", 1)[0]
+        assert (failed.state, failed.error_code, failed.delivery) == (JobState.FAILED, code, "offload")
+        prefix = f"results/acme/{failed.id}/"
+        assert failed.offload_location == f"s3://{bucket}/{prefix}"
+        assert s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("KeyCount") == 0
+        assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+        assert offload.sweep() == 0  # nothing was left for the sweeper
+    finally:
+        running.gateway.shutdown()
 
 
 # -- two replicas: shared S3 prefix, token keys and DynamoDB job store ------------------------

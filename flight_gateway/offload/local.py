@@ -120,6 +120,10 @@ class LocalOffload:
             str(job_dir), tuple(parts), sum(p.rows for p in parts), sum(e.bytes for e in entries), expires_at
         )
 
+    def discard(self, tenant: Tenant, job_id: str) -> None:
+        check_job_id(job_id)
+        shutil.rmtree(self.tenant_dir(tenant) / job_id, ignore_errors=True)
+
     def read(self, tenant: Tenant, part: str, batch_rows: int) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
         job_id, name = split_part(part)
         job_dir = self.tenant_dir(tenant) / job_id

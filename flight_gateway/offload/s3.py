@@ -25,7 +25,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from auth import Tenant
 from flight_gateway.offload.parquet import parquet_writer, parse_manifest, read_batches, write_parts
-from flight_gateway.offload.s3io import MultipartSink, is_missing, open_ranged, read_failed, write_failed
+from flight_gateway.offload.s3io import MultipartSink, describe, is_missing, open_ranged, read_failed, write_failed
 from flight_gateway.offload.store import (
     JOB_ID,
     MANIFEST,
@@ -141,11 +141,15 @@ class S3Offload:
                 self._writing.discard(prefix)
         return OffloadedResult(self.location(tenant, job_id), tuple(parts), rows, nbytes, expires_at)
 
+    def discard(self, tenant: Tenant, job_id: str) -> None:
+        check_job_id(job_id)
+        self._discard(self._job_prefix(tenant, job_id))
+
     def _discard(self, prefix: str) -> None:
         try:
             self._delete_prefix(prefix)
         except _S3_ERRORS as exc:
-            log.warning("deleting the failed offload %s failed (%s); the sweeper retries", prefix, type(exc).__name__)
+            log.warning("deleting the failed offload %s failed (%s); the sweeper retries", prefix, describe(exc))
             with self._lock:
                 self._leftovers.add(prefix)
 
@@ -245,14 +249,32 @@ class S3Offload:
         return found
 
     def _delete_prefix(self, prefix: str) -> None:
-        pages = self._client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
-        for page in pages:
-            keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
-            if keys:
-                self._client.delete_objects(Bucket=self.bucket, Delete={"Objects": keys, "Quiet": True})
-        uploads = self._client.list_multipart_uploads(Bucket=self.bucket, Prefix=prefix).get("Uploads", [])
-        for upload in uploads:
-            self._client.abort_multipart_upload(Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+        """Abort the open multipart uploads below `prefix` and delete its objects; both are tried
+        whatever the other's outcome, and the first failure is raised (the prefix stays a leftover)."""
+        failure: Exception | None = None
+        try:
+            pages = self._client.get_paginator("list_multipart_uploads").paginate(Bucket=self.bucket, Prefix=prefix)
+            for page in pages:
+                for upload in page.get("Uploads", []):
+                    self._client.abort_multipart_upload(
+                        Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                    )
+        except _S3_ERRORS as exc:
+            failure = exc
+        try:
+            pages = self._client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
+            for page in pages:
+                keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+                if keys:
+                    answer = self._client.delete_objects(Bucket=self.bucket, Delete={"Objects": keys, "Quiet": True})
+                    refused = answer.get("Errors", [])
+                    if refused:  # per-key refusals come in a 200 answer, not as an exception
+                        error = {"Code": str(refused[0].get("Code", "DeleteRefused")), "Message": ""}
+                        raise ClientError({"Error": error}, "DeleteObjects")
+        except _S3_ERRORS as exc:
+            failure = failure or exc
+        if failure is not None:
+            raise failure
 
 
 def _expiry(body: bytes) -> float | None:

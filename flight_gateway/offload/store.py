@@ -69,6 +69,11 @@ class Offload(Protocol):
         from the manifest (a part's footer when the manifest has no record_count)."""
         ...
 
+    def discard(self, tenant: Tenant, job_id: str) -> None:
+        """Delete whatever a failed offload left at `location(tenant, job_id)` (parts, open S3
+        multipart uploads), best effort: what cannot be deleted now is left to the sweeper."""
+        ...
+
     def read(self, tenant: Tenant, part: str, batch_rows: int) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
         """A part's schema (the FlightInfo's) and its batches, read a row group at a time."""
         ...

@@ -69,6 +69,7 @@ class OffloadDelivery:
     ) -> tuple[list[fl.FlightEndpoint], int, int]:
         """Run the query to completion into parts: the endpoints, total rows and bytes."""
         written: list[Any] = []
+        location = self._store.location(ctx.tenant, job_id)
 
         def consume(_: pa.Schema, reader: pa.RecordBatchReader) -> tuple[int, int]:
             return record(self._store.write(ctx.tenant, job_id, schema, reader))
@@ -76,11 +77,17 @@ class OffloadDelivery:
         def unload(session: EngineSession, _: pa.Schema) -> tuple[int, int] | None:
             # Engines that write Parquet to S3 themselves (Redshift UNLOAD) put the parts where the
             # store would have; the store adopts them. Any other case: the gateway writes the parts.
-            location = self._store.location(ctx.tenant, job_id)
             run_unload = getattr(session, "unload", None)
-            if run_unload is None or not location.startswith("s3://") or not run_unload(sql, params, location):
+            if run_unload is None or not location.startswith("s3://"):
                 return None
-            return record(self._store.adopt(ctx.tenant, job_id, schema))
+            try:
+                if not run_unload(sql, params, location):
+                    return None
+                return record(self._store.adopt(ctx.tenant, job_id, schema))
+            except BaseException:
+                # A failed UNLOAD may have written some parts (and left multipart uploads open).
+                self._store.discard(ctx.tenant, job_id)
+                raise
 
         def record(result: OffloadedResult) -> tuple[int, int]:
             self._executor.jobs.set_offload(job_id, result.location, result.expires_at)
@@ -90,7 +97,7 @@ class OffloadDelivery:
             written.append(result)
             return result.rows, result.bytes
 
-        self._executor.complete(ctx, job_id, sql, params, consume, unload)
+        self._executor.complete(ctx, job_id, sql, params, consume, unload, offload_location=location)
         result = written[0]
         endpoints = [self._endpoint(ctx, job_id, part.path, result.expires_at) for part in result.parts]
         return endpoints, result.rows, result.bytes
