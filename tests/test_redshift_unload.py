@@ -16,8 +16,10 @@ from conftest import PASSWORD, RunningGateway, start_gateway
 from services import REDSHIFT_SIM_BUCKET, MotoService
 
 from auth import hash_password
+from flight_gateway.engines.redshift_session import RedshiftSession
 from flight_gateway.engines.redshift_unload import unload_statement
-from flight_gateway.errors import GatewayError
+from flight_gateway.errors import GatewayError, Status
+from flight_gateway.jobs import JobState
 from flight_gateway.protocol import flightsql_pb2 as pb
 from flight_gateway.protocol.commands import pack
 from flight_gateway.simulation.simulator import RedshiftSimulator
@@ -129,3 +131,28 @@ def test_auto_offload_unloads_what_explain_says_is_big(gw: tuple[RunningGateway,
     assert len(big.endpoints) >= 2 and big.total_records == 40000
     listed = moto.client("s3").list_objects_v2(Bucket=REDSHIFT_SIM_BUCKET, Prefix="offload/auto/")
     assert any(item["Key"].endswith("/manifest") for item in listed.get("Contents", []))
+
+
+def test_a_failed_unload_leaves_nothing_behind(
+    gw: tuple[RunningGateway, str], moto: MotoService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An UNLOAD that fails after writing a part (and opening a multipart upload) is cleaned up at
+    once, and its job is recorded as a failed offload."""
+    s3 = moto.client("s3")
+
+    def failing_unload(self: RedshiftSession, sql: str, params: pa.RecordBatch | None, s3_prefix: str) -> bool:
+        key = s3_prefix.removeprefix(f"s3://{REDSHIFT_SIM_BUCKET}/")
+        s3.put_object(Bucket=REDSHIFT_SIM_BUCKET, Key=key + "0000_part_00.parquet", Body=b"partial")
+        s3.create_multipart_upload(Bucket=REDSHIFT_SIM_BUCKET, Key=key + "0001_part_00.parquet")
+        raise GatewayError(Status.UNAVAILABLE, "ENGINE_UNAVAILABLE", "the cluster went away mid-UNLOAD")
+
+    monkeypatch.setattr(RedshiftSession, "unload", failing_unload)
+    running, _ = gw
+    client, options = running.flight_client("big")
+    with pytest.raises(fl.FlightUnavailableError, match="mid-UNLOAD"):
+        _info(client, options, "SELECT id FROM sales")
+    failed = running.gateway.jobs.list("big", 1)[0]
+    assert (failed.state, failed.error_code, failed.delivery) == (JobState.FAILED, "ENGINE_UNAVAILABLE", "offload")
+    prefix = f"offload/big/{failed.id}/"
+    assert s3.list_objects_v2(Bucket=REDSHIFT_SIM_BUCKET, Prefix=prefix).get("KeyCount") == 0
+    assert s3.list_multipart_uploads(Bucket=REDSHIFT_SIM_BUCKET, Prefix=prefix).get("Uploads", []) == []
