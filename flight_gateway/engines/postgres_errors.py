@@ -49,7 +49,9 @@ _EXACT: dict[str, _Rule] = {
     "42P06": _Rule(Status.ALREADY_EXISTS, "OBJECT_EXISTS", "drop it first or use another name"),
     "42601": _Rule(Status.INVALID_ARGUMENT, "SQL_SYNTAX", "fix the SQL syntax and retry"),
     "42703": _Rule(Status.INVALID_ARGUMENT, "SQL_BINDING", "check column names"),
-    "42883": _Rule(Status.INVALID_ARGUMENT, "SQL_BINDING", "check function names and argument types"),
+    "42883": _Rule(Status.NOT_FOUND, "OBJECT_NOT_FOUND", "check the function name and argument types"),
+    "42704": _Rule(Status.NOT_FOUND, "OBJECT_NOT_FOUND", "check the object's name"),
+    "2F003": _Rule(Status.PERMISSION_DENIED, "NOT_ALLOWED", "the tenant's database user may not do this here"),
     "42P02": _Rule(Status.INVALID_ARGUMENT, "PARAMETER_MISMATCH", "bind one value per parameter"),
     "08P01": _Rule(Status.INVALID_ARGUMENT, "PARAMETER_MISMATCH", "bind one value per parameter, of a matching type"),
     "25006": _Rule(Status.PERMISSION_DENIED, "READ_ONLY", "the tenant is read-only; run queries only"),
@@ -64,16 +66,36 @@ _EXACT: dict[str, _Rule] = {
     "57P02": _Rule(Status.UNAVAILABLE, "ENGINE_UNAVAILABLE", "the database is restarting; retry", True),
     "57P03": _Rule(Status.UNAVAILABLE, "ENGINE_UNAVAILABLE", "the database is starting up; retry", True),
 }
+# Every class of PostgreSQL's Appendix A. A tenant can raise any SQLSTATE (PL/pgSQL's RAISE ...
+# USING ERRCODE, dblink, postgres_fdw), so none of them is a gateway bug: none maps to INTERNAL.
 _CLASSES: dict[str, _Rule] = {
+    "03": _Rule(Status.INVALID_ARGUMENT, "SQL_ERROR", "the statement is incomplete"),
     "08": _Rule(Status.UNAVAILABLE, "ENGINE_UNAVAILABLE", "the database connection failed; retry", True),
+    "09": _Rule(Status.INVALID_ARGUMENT, "ROUTINE_ERROR", "a trigger failed"),
     "0A": _Rule(Status.UNIMPLEMENTED, "NOT_SUPPORTED", "the database does not support this"),
+    "0B": _Rule(Status.INVALID_ARGUMENT, "TRANSACTION_STATE", "each statement runs in its own transaction"),
+    "0F": _Rule(Status.INVALID_ARGUMENT, "DATA_ERROR", "check the locator"),
+    "0L": _Rule(Status.PERMISSION_DENIED, "NOT_ALLOWED", "the grantor is invalid"),
+    "0P": _Rule(Status.PERMISSION_DENIED, "NOT_ALLOWED", "the role specification is invalid"),
+    "0Z": _Rule(Status.INVALID_ARGUMENT, "SQL_ERROR", "check the statement"),
+    "20": _Rule(Status.INVALID_ARGUMENT, "ROUTINE_ERROR", "a CASE in a function matched nothing"),
     "21": _Rule(Status.INVALID_ARGUMENT, "DATA_ERROR", "check the statement"),
     "22": _Rule(Status.INVALID_ARGUMENT, "DATA_ERROR", "check values and types"),
     "23": _Rule(Status.INVALID_ARGUMENT, "CONSTRAINT_VIOLATION", "check the data against the table's constraints"),
+    "24": _Rule(Status.INVALID_ARGUMENT, "SQL_ERROR", "the cursor is in the wrong state"),
     "25": _Rule(Status.INVALID_ARGUMENT, "TRANSACTION_STATE", "each statement runs in its own transaction"),
+    "26": _Rule(Status.NOT_FOUND, "OBJECT_NOT_FOUND", "check the prepared statement's name"),
+    "27": _Rule(Status.INVALID_ARGUMENT, "CONSTRAINT_VIOLATION", "a trigger's data change was refused"),
     "28": _Rule(Status.PERMISSION_DENIED, "DB_LOGIN_DENIED", "the tenant's db_user may not log in; ask an operator"),
     "2B": _Rule(Status.INVALID_ARGUMENT, "DEPENDENT_OBJECTS", "drop or alter the dependent objects first"),
+    "2D": _Rule(Status.INVALID_ARGUMENT, "TRANSACTION_STATE", "each statement runs in its own transaction"),
+    "2F": _Rule(Status.INVALID_ARGUMENT, "ROUTINE_ERROR", "a SQL function failed"),
+    "34": _Rule(Status.NOT_FOUND, "OBJECT_NOT_FOUND", "check the cursor's name"),
+    "38": _Rule(Status.INVALID_ARGUMENT, "ROUTINE_ERROR", "an external function failed"),
+    "39": _Rule(Status.INVALID_ARGUMENT, "ROUTINE_ERROR", "an external function was invoked wrongly"),
+    "3B": _Rule(Status.INVALID_ARGUMENT, "TRANSACTION_STATE", "each statement runs in its own transaction"),
     "3D": _Rule(Status.NOT_FOUND, "OBJECT_NOT_FOUND", "check the database name"),
+    "3F": _Rule(Status.NOT_FOUND, "OBJECT_NOT_FOUND", "check the schema name"),
     "40": _Rule(Status.UNAVAILABLE, "TRANSACTION_ROLLBACK", "the transaction was rolled back; retry", True),
     "42": _Rule(Status.INVALID_ARGUMENT, "SQL_ERROR", "check the statement"),
     "44": _Rule(Status.PERMISSION_DENIED, "NOT_ALLOWED", "the row violates the view's check option"),
@@ -81,9 +103,15 @@ _CLASSES: dict[str, _Rule] = {
     "54": _Rule(Status.RESOURCE_EXHAUSTED, "STATEMENT_TOO_COMPLEX", "simplify the statement"),
     "55": _Rule(Status.UNAVAILABLE, "OBJECT_BUSY", "the object is in use; retry later", True),
     "57": _Rule(Status.UNAVAILABLE, "ENGINE_UNAVAILABLE", "the database intervened; retry", True),
+    "58": _Rule(Status.UNAVAILABLE, "ENGINE_IO", "the database hit a system or I/O error; retry later", True),
+    "72": _Rule(Status.UNAVAILABLE, "TRANSACTION_ROLLBACK", "the snapshot is too old; retry", True),
+    "F0": _Rule(Status.INVALID_ARGUMENT, "DATABASE_ERROR", "the database's configuration file has an error"),
+    "HV": _Rule(Status.INVALID_ARGUMENT, "ROUTINE_ERROR", "a foreign data wrapper failed"),
     "P0": _Rule(Status.INVALID_ARGUMENT, "SQL_ERROR", "a PL/pgSQL function raised an error"),
-    "XX": _Rule(Status.INTERNAL, "ENGINE_ERROR", "the database reported an internal error"),
+    "XX": _Rule(Status.INVALID_ARGUMENT, "ENGINE_INTERNAL_ERROR", "the database reported an internal error"),
 }
+# A SQLSTATE outside Appendix A (a function may RAISE any five-character code).
+_UNLISTED = _Rule(Status.INVALID_ARGUMENT, "DATABASE_ERROR", "the database reported this error")
 
 
 # libpq reports failed logins as text only; these are the server's words for them.
@@ -164,6 +192,8 @@ def map_postgres_error(exc: BaseException, *, cancel_requested: bool = False) ->
         rule = _CLASSES["08"]
     if rule is None and state is None:
         rule = _BY_DRIVER_STATUS.get(_status_name(exc))
+    if rule is None and state is not None:
+        rule = _UNLISTED
     if rule is None:
         return GatewayError(Status.INTERNAL, "ENGINE_ERROR", f"{message} (unexpected database error)", sqlstate=state)
     return GatewayError(rule.status, rule.code, f"{message} ({rule.hint})", sqlstate=state, retryable=rule.retryable)

@@ -60,6 +60,7 @@ def env(postgres: PostgresService, tmp_path_factory: pytest.TempPathFactory) -> 
             "insert into t values (1)",
             "create table hidden (x int)",
             "create sequence flaky_seq",
+            "create extension dblink",
             # Raises the given SQLSTATE; PL/pgSQL lets a test produce any class on demand.
             "create function fail_with(code text) returns int language plpgsql as "
             "$$ begin raise exception 'failing on purpose with %', code using errcode = code; end $$",
@@ -111,7 +112,33 @@ CASES = [
     # pyarrow cannot send RESOURCE_EXHAUSTED; the gateway sends UNAVAILABLE (retryable) instead.
     ("out of resources", "e", "select fail_with('53200') as resources", S.UNAVAILABLE, "ENGINE_RESOURCES", "53200"),
     ("not supported", "e", "select fail_with('0A000') as unsupported", S.UNIMPLEMENTED, "NOT_SUPPORTED", "0A000"),
-    ("internal", "e", "select fail_with('XX000') as internal", S.INTERNAL, "ENGINE_ERROR", "XX000"),
+    # Every SQLSTATE a tenant can provoke is the tenant's (or the database's) problem, never INTERNAL:
+    # INTERNAL means a gateway bug.
+    (
+        "internal",
+        "e",
+        "select fail_with('XX000') as internal",
+        S.INVALID_ARGUMENT,
+        "ENGINE_INTERNAL_ERROR",
+        "XX000",
+    ),
+    (
+        "dblink as superuser",
+        "e",
+        "select * from dblink('dbname=postgres user=postgres', 'select 1') as t(x int)",
+        S.PERMISSION_DENIED,
+        "NOT_ALLOWED",
+        "2F003",
+    ),
+    ("sql routine", "e", "select fail_with('2F005') as routine", S.INVALID_ARGUMENT, "ROUTINE_ERROR", "2F005"),
+    ("external routine", "e", "select fail_with('38001') as ext", S.INVALID_ARGUMENT, "ROUTINE_ERROR", "38001"),
+    ("routine invocation", "e", "select fail_with('39004') as inv", S.INVALID_ARGUMENT, "ROUTINE_ERROR", "39004"),
+    ("fdw", "e", "select fail_with('HV00N') as fdw", S.INVALID_ARGUMENT, "ROUTINE_ERROR", "HV00N"),
+    ("system error", "e", "select fail_with('58030') as io", S.UNAVAILABLE, "ENGINE_IO", "58030"),
+    ("plpgsql raise", "e", "select fail_with('P0001') as raised", S.INVALID_ARGUMENT, "SQL_ERROR", "P0001"),
+    ("custom sqlstate", "e", "select fail_with('ZX999') as custom", S.INVALID_ARGUMENT, "DATABASE_ERROR", "ZX999"),
+    ("login class", "e", "select fail_with('28000') as login", S.PERMISSION_DENIED, "DB_LOGIN_DENIED", "28000"),
+    ("program limit", "e", "select fail_with('54001') as lim", S.UNAVAILABLE, "STATEMENT_TOO_COMPLEX", "54001"),
     ("statement timeout", "e", "select pg_sleep(5)", S.DEADLINE_EXCEEDED, "STATEMENT_TIMEOUT", "57014"),
     ("read-only tenant", "ro", "select nextval('flaky_seq')", S.PERMISSION_DENIED, "READ_ONLY", "25006"),
     ("transaction control", "e", "begin", S.UNIMPLEMENTED, "NO_TRANSACTIONS", None),
