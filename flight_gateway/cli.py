@@ -77,7 +77,8 @@ def _serve(args: argparse.Namespace) -> int:
         lines += [
             "connect with ADBC (Python):",
             "  import adbc_driver_flightsql.dbapi as flight_sql",
-            f'  conn = flight_sql.connect("{uri}", db_kwargs={{"username": "acme", "password": "<password>"}})',
+            f'  conn = flight_sql.connect("{uri}", db_kwargs={{"username": "acme", "password": "<password>"}}, '
+            "autocommit=True)",
             f"JDBC: jdbc:arrow-flight-sql://{settings.host}:{gateway.port}?useEncryption={str(settings.tls_enabled).lower()}"
             "&user=acme&password=<password>",
             f"try it: flight-gateway sql --uri {uri} --username acme{roots} {_EXAMPLE_QUERY}",
@@ -177,27 +178,51 @@ def _jobs_cancel(args: argparse.Namespace) -> int:
 def _sql(args: argparse.Namespace) -> int:
     from flight_gateway.client import run_query
 
-    password = client_password() or getpass.getpass(f"password for {args.username}: ")
+    if args.max_rows < 1:
+        print("error: --max-rows must be at least 1", file=sys.stderr)
+        return 2
+    password = _sql_password(args.username)
+    if password is None:
+        print(
+            "error: no password: set FLIGHT_GATEWAY_PASSWORD, or run in a terminal to be prompted for it",
+            file=sys.stderr,
+        )
+        return 2
     try:
         roots = args.tls_root_certs.read_bytes() if args.tls_root_certs else None
-        table = run_query(args.uri, args.username, password, args.query, roots)
+        result = run_query(args.uri, args.username, password, args.query, roots, max_rows=args.max_rows)
     except (pa.ArrowException, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(_format_table(table, args.max_rows))
+    print(_format_table(result.table, more=result.more))
     return 0
 
 
-def _format_table(table: pa.Table, max_rows: int) -> str:
-    """Aligned plain-text columns, like a SQL shell."""
-    rows = table.slice(0, max_rows).to_pylist()
+def _sql_password(username: str) -> str | None:
+    """FLIGHT_GATEWAY_PASSWORD, else a prompt when stdin is a terminal; None when neither gives one."""
+    password = client_password()
+    if password is not None:
+        return password
+    if not sys.stdin.isatty():
+        return None
+    try:
+        return getpass.getpass(f"password for {username}: ") or None
+    except EOFError:
+        return None
+
+
+def _format_table(table: pa.Table, *, more: bool) -> str:
+    """Aligned plain-text columns, like a SQL shell; `more`: rows beyond `table` exist (not read)."""
+    rows = table.to_pylist()
     columns = table.column_names
     cells = [columns] + [["NULL" if r[c] is None else str(r[c]) for c in columns] for r in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) for row in cells]
     lines.insert(1, "  ".join("-" * width for width in widths))
-    more = f" (showing {max_rows})" if table.num_rows > max_rows else ""
-    lines.append(f"({table.num_rows} rows{more})")
+    if more:
+        lines.append(f"(first {table.num_rows} rows; more rows exist: increase --max-rows)")
+    else:
+        lines.append(f"({table.num_rows} rows)")
     return "\n".join(lines)
 
 
@@ -294,12 +319,17 @@ def parser() -> argparse.ArgumentParser:
     sql = sub.add_parser(
         "sql",
         help="run one query through a gateway (tiny client)",
-        description="Run one query; the password comes from FLIGHT_GATEWAY_PASSWORD or a prompt.",
+        description=(
+            "Run one query; the password comes from FLIGHT_GATEWAY_PASSWORD or, when stdin is a terminal, "
+            "a prompt (exit status 2 without either)."
+        ),
     )
     sql.add_argument("query")
     sql.add_argument("--uri", default="grpc://127.0.0.1:8815")
     sql.add_argument("--username", required=True)
-    sql.add_argument("--max-rows", type=int, default=50)
+    sql.add_argument(
+        "--max-rows", type=int, default=50, help="print at most this many rows and stop reading (default 50)"
+    )
     sql.add_argument("--tls-root-certs", type=Path, help="PEM file of the CA (or self-signed cert) to trust")
     sql.set_defaults(run=_sql)
 
