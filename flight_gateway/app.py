@@ -6,7 +6,9 @@ import importlib
 import logging
 import os
 import secrets
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -193,7 +195,7 @@ def _api_keys(settings: Settings, tenants: dict[str, Tenant]) -> ApiKeyVerifier 
     return ApiKeyVerifier(records)
 
 
-def _jwt(settings: Settings) -> JwtVerifier | None:
+def _jwt(settings: Settings, clock: Callable[[], float]) -> JwtVerifier | None:
     if not settings.jwt_issuers:
         return None
     issuers = []
@@ -221,7 +223,7 @@ def _jwt(settings: Settings) -> JwtVerifier | None:
             )
         except (ValueError, OSError) as exc:
             raise ConfigError(f"jwt_issuers: {exc}") from None
-    return JwtVerifier(issuers)
+    return JwtVerifier(issuers, clock=clock)
 
 
 def _certificate_mapping(settings: Settings, tenants: dict[str, Tenant]) -> CertificateMapping | None:
@@ -235,17 +237,19 @@ def _certificate_mapping(settings: Settings, tenants: dict[str, Tenant]) -> Cert
     return CertificateMapping(tuple(rules))
 
 
-def build(settings: Settings) -> Gateway:
+def build(settings: Settings, *, clock: Callable[[], float] = time.time) -> Gateway:
+    """The gateway, serving. `clock` (seconds since the epoch) is the one every expiry, sweep and
+    heartbeat is counted in; tests inject one they move by hand."""
     install_formatter()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     tenants, users, banner = _tenants_and_users(settings)
     keys, active = _signing_keys(settings)
-    token_signer = TokenSigner(keys, active, settings.token_ttl_seconds)
+    token_signer = TokenSigner(keys, active, settings.token_ttl_seconds, clock)
     authenticator = Authenticator(
-        users, tenants, token_signer, api_keys=_api_keys(settings, tenants), jwt=_jwt(settings)
+        users, tenants, token_signer, api_keys=_api_keys(settings, tenants), jwt=_jwt(settings, clock)
     )
     limiter = FailureLimiter(
-        settings.auth_max_failures, settings.auth_failure_window_seconds, settings.auth_lockout_seconds
+        settings.auth_max_failures, settings.auth_failure_window_seconds, settings.auth_lockout_seconds, clock
     )
     duck = DuckDBEngine({t.id: t.database or ":memory:" for t in tenants.values() if t.engine == "duckdb"})
     engines: dict[str, Engine] = {"duckdb": duck, **_database_engines(settings)}
@@ -254,7 +258,7 @@ def build(settings: Settings) -> Gateway:
     banner += tls_banner
     location = tls_location(settings.host, settings.port) if tls else f"grpc://{settings.host}:{settings.port}"
     # Last before the server: everything above may still refuse the configuration.
-    jobs, housekeeper = _job_store(settings)
+    jobs, housekeeper = _job_store(settings, clock)
     pump = BatchPump(settings.max_streams, settings.heartbeat_seconds)
     executor = Executor(
         engines,
@@ -264,9 +268,10 @@ def build(settings: Settings) -> Gateway:
         pump=pump,
         instance_id=housekeeper.instance_id,
         retention_seconds=settings.job_retention_days * 86_400,
+        clock=clock,
     )
-    signer = TicketSigner([keys[active], *(key for kid, key in keys.items() if kid != active)])
-    offload = _offload(settings)
+    signer = TicketSigner([keys[active], *(key for kid, key in keys.items() if kid != active)], clock)
+    offload = _offload(settings, clock)
     sweeper = OffloadSweeper(offload, settings.offload_sweep_seconds)
     try:
         sweeper.start()  # expired results of earlier runs go before this one serves
@@ -276,7 +281,7 @@ def build(settings: Settings) -> Gateway:
         )  # fmt: skip
         # A request id answers from its job record, so it cannot outlive the record's retention.
         window = min(settings.idempotency_window_seconds, settings.job_retention_days * 86_400)
-        requests = RequestIds(jobs, window)
+        requests = RequestIds(jobs, window, clock=clock)
         detached = DetachedJobs(executor, delivery.run, settings.max_detached_jobs, requests)
         server = GatewayFlightServer(
             location,
@@ -332,18 +337,18 @@ def _database_engines(settings: Settings) -> dict[str, Engine]:
     return engines
 
 
-def _offload(settings: Settings) -> Offload:
+def _offload(settings: Settings, clock: Callable[[], float]) -> Offload:
     """The offload target: an S3 prefix if offload_target is set, else the local directory."""
     if settings.offload_target is None:
         return LocalOffload(
             settings.offload_path, ttl_seconds=settings.offload_ttl_seconds, part_rows=settings.offload_part_rows,
-            max_bytes=settings.offload_max_bytes,
+            max_bytes=settings.offload_max_bytes, clock=clock,
         )  # fmt: skip
     s3 = _optional("flight_gateway.offload.s3", "aws", "offload_target (S3)")  # boto3 only when S3 is configured
     target: Offload = s3.S3Offload(
         settings.offload_target, ttl_seconds=settings.offload_ttl_seconds, part_rows=settings.offload_part_rows,
         max_bytes=settings.offload_max_bytes, sse=settings.offload_sse, kms_key_id=settings.offload_kms_key_id,
-        client=s3.s3_client(settings.offload_s3_endpoint_url, settings.offload_s3_region),
+        client=s3.s3_client(settings.offload_s3_endpoint_url, settings.offload_s3_region), clock=clock,
     )  # fmt: skip
     return target
 
@@ -364,7 +369,7 @@ def open_job_store(settings: Settings) -> JobStore:
     return store
 
 
-def _job_store(settings: Settings) -> tuple[JobStore, JobHousekeeper]:
+def _job_store(settings: Settings, clock: Callable[[], float]) -> tuple[JobStore, JobHousekeeper]:
     """The job store, cleaned up after any previous gateway (restart recovery, retention) before
     this one serves, with this instance's heartbeat running."""
     jobs = open_job_store(settings)
@@ -375,6 +380,7 @@ def _job_store(settings: Settings) -> tuple[JobStore, JobHousekeeper]:
         sweep_seconds=settings.job_sweep_seconds,
         retention_seconds=settings.job_retention_days * 86_400,
         ticket_ttl_seconds=settings.ticket_ttl_seconds,
+        clock=clock,
     )
     try:
         housekeeper.start()

@@ -45,7 +45,9 @@ class RunningGateway:
 
 
 def start_gateway(data_dir: Path, **overrides: Any) -> RunningGateway:
-    """A gateway serving on a free loopback port (pyarrow starts serving on construction)."""
+    """A gateway serving on a free loopback port (pyarrow starts serving on construction); a
+    `clock` override is the gateway's clock (see manual_clock.py), not a setting."""
+    clock = overrides.pop("clock", None)
     settings = load_settings(
         data_dir=data_dir,
         port=0,
@@ -53,7 +55,7 @@ def start_gateway(data_dir: Path, **overrides: Any) -> RunningGateway:
         demo_rows=overrides.pop("demo_rows", DEMO_ROWS),
         **overrides,
     )
-    gateway = build(settings)
+    gateway = build(settings) if clock is None else build(settings, clock=clock)
     return RunningGateway(gateway, f"grpc://127.0.0.1:{gateway.port}", PASSWORD, data_dir)
 
 

@@ -16,6 +16,7 @@ import pyarrow.flight as fl
 import pytest
 from conftest import RunningGateway, start_gateway
 from job_actions_support import job_action, tag, wait_for
+from manual_clock import ManualClock
 
 from auth.flight import DELIVERY_HEADER, REQUEST_ID_HEADER
 from flight_gateway.jobs import JobState, RequestClaim, SqliteJobStore, fingerprint
@@ -310,15 +311,17 @@ def test_a_retried_offloaded_query_returns_the_same_parts(gw: RunningGateway) ->
 
 
 def test_the_window_ends_and_the_id_can_run_again(tmp_path: Path) -> None:
-    gateway = start_gateway(tmp_path, idempotency_window_seconds=0.5)
+    clock = ManualClock()  # the window ends when the test moves the gateway's clock past it
+    gateway = start_gateway(tmp_path, clock=clock, idempotency_window_seconds=600)
     try:
         sql = f"select 1 as w_{tag()}"
         client, options = flight(gateway, request_id=rid())
         with client:
             first = ticket_job(plan(client, options, sql))
-            later = wait_for(
-                lambda: (job := ticket_job(plan(client, options, sql))) != first and job, "the window to end", 30
-            )
+            clock.advance(599)
+            assert ticket_job(plan(client, options, sql)) == first  # inside the window: the same job
+            clock.advance(1)
+            later = ticket_job(plan(client, options, sql))
         assert later != first
     finally:
         gateway.gateway.shutdown()

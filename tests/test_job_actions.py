@@ -29,6 +29,7 @@ from job_actions_support import (
     tag,
     wait_for,
 )
+from manual_clock import ManualClock
 from serve_process import start_serve
 
 from flight_gateway.jobs import Instance, JobState, SqliteJobStore, fingerprint
@@ -455,13 +456,19 @@ def test_expired_jobs_disappear_after_a_sweep(tmp_path: Path) -> None:
 
 
 def test_the_sweeper_thread_deletes_expired_jobs(tmp_path: Path) -> None:
-    # Retention of ~0.1 s and a sweep every 50 ms: a finished statement is soon gone.
-    running = start_gateway(tmp_path, job_retention_days=1e-6, job_sweep_seconds=0.05)
+    # The gateway's clock stands still until the test moves it: the job cannot expire (on a loaded
+    # machine, before the test lists it) until the retention has passed on that clock. The thread
+    # looks every 50 ms (real time) whether a sweep is due on it.
+    clock = ManualClock()
+    running = start_gateway(tmp_path, clock=clock, job_retention_days=1, job_sweep_seconds=0.05)
     try:
         sql = f"select 1 as brief_{tag()}"
         _run(running, "acme", sql)
         [job] = [j for j in running.gateway.jobs.list(limit=100) if j.fingerprint == fingerprint(sql)]
-        wait_for(lambda: running.gateway.jobs.get(job.id) is None, "the sweeper to delete the job")
+        clock.advance(86_400 - 1)
+        assert running.gateway.jobs.get(job.id) is not None  # kept for all of its retention
+        clock.advance(2)
+        wait_for(lambda: running.gateway.jobs.get(job.id) is None, "the sweeper thread to delete the job")
     finally:
         running.gateway.shutdown()
 

@@ -28,6 +28,7 @@ import pytest
 from botocore.exceptions import ClientError
 from conftest import PASSWORD, RunningGateway, start_gateway
 from job_actions_support import job_action, wait_for
+from manual_clock import ManualClock
 from serve_process import ServeProcess, _first_line
 from services import MotoService
 
@@ -615,7 +616,7 @@ def test_two_replicas_share_results_jobs_and_recovery(moto: MotoService, aws_env
     bucket = f"gw-{uuid.uuid4().hex[:12]}"
     moto.client("s3").create_bucket(Bucket=bucket)
     shared = _s3_settings(moto, bucket, offload_part_rows=100_000) | {
-        "token_keys": {"shared": "k" * 64},
+        "token_keys": {"shared": "6f1c0e9a4b7d28e35a90c4f1d6b2e87310a5c9f4e2b6d8a07c3e5f1b9d4a2c86"},
         "job_store": "dynamodb",
         "dynamodb_table": f"jobs-{uuid.uuid4().hex[:10]}",
         "dynamodb_endpoint_url": moto.endpoint_url,
@@ -625,7 +626,10 @@ def test_two_replicas_share_results_jobs_and_recovery(moto: MotoService, aws_env
         "instance_heartbeat_seconds": 1,
     }
     one = _serve(tmp_path, shared)
-    two = start_gateway(tmp_path / "replica-2", **shared, job_sweep_seconds=0.5)
+    # Replica 2's clock stands still until the test moves it: replica 1's heartbeat goes stale
+    # when the test says, not when a loaded machine falls behind.
+    clock = ManualClock()
+    two = start_gateway(tmp_path / "replica-2", **shared, clock=clock, job_sweep_seconds=0.05)
     client1, client2 = fl.FlightClient(one.uri), fl.FlightClient(two.uri)
     try:
         # Replica 1's bearer token is good on replica 2: both sign with the shared keys.
@@ -658,6 +662,7 @@ def test_two_replicas_share_results_jobs_and_recovery(moto: MotoService, aws_env
         one.process.send_signal(signal.SIGKILL)
         with pytest.raises(fl.FlightError):
             reader.read_all()
+        clock.advance(3600)  # replica 1's last heartbeat is an hour old on replica 2's clock
         failed = wait_for(
             lambda: (j := job_action(client2, options, "GetJob", {"job_id": running_id}))["state"] == "FAILED" and j,
             "replica 2 to recover replica 1's job",

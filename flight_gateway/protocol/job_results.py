@@ -40,10 +40,13 @@ def job_id_of(path: list[bytes]) -> str:
 
 
 class JobResults:
-    def __init__(self, jobs: JobStore, offload: OffloadDelivery | None, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, jobs: JobStore, offload: OffloadDelivery | None, clock: Callable[[], float] | None = None
+    ) -> None:
         self._jobs = jobs
         self._offload = offload
-        self._clock = clock
+        # Results expire in the offload store's clock, which wrote their expiry.
+        self._clock = clock or (offload.now if offload is not None else time.time)
 
     def flight_info(self, ctx: RequestContext, job_id: str, descriptor: fl.FlightDescriptor) -> fl.FlightInfo:
         job = tenant_job(self._jobs, ctx.tenant.id, job_id)

@@ -47,6 +47,10 @@ class OffloadDelivery:
         self._threshold = threshold_bytes
         self._batch_rows = batch_rows
 
+    def now(self) -> float:
+        """The clock offloaded results expire in."""
+        return self._store.now()
+
     def wanted(self, ctx: RequestContext, sql: str, params: pa.RecordBatch | None, schema: pa.Schema) -> bool:
         """Whether this call's result goes to Parquet parts (the hint, else the tenant's mode)."""
         mode = offload_mode(self._default, ctx.tenant.offload, ctx.delivery_hint)

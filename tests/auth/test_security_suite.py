@@ -29,6 +29,7 @@ import pyarrow.flight as fl
 import pytest
 from conftest import PASSWORD, RunningGateway, start_gateway
 from cryptography.hazmat.primitives.asymmetric import ec
+from manual_clock import ManualClock
 from security_suite_support import (
     CLIENTS,
     OK,
@@ -322,8 +323,10 @@ def test_jwks_url_key_rotation(tmp_path: Path) -> None:
     with contextlib.ExitStack() as cleanup:
         server = JwksServer(jwks((old_key, "2025")))
         cleanup.callback(server.close)
+        clock = ManualClock()  # the refresh interval passes when the test says
         running = start_gateway(
             tmp_path,
+            clock=clock,
             demo_rows=100,
             jwt_issuers=[
                 {"issuer": issuer, "algorithms": ["RS256"], "jwks_url": server.url, "jwks_min_refresh_seconds": 0.2}
@@ -336,7 +339,7 @@ def test_jwks_url_key_rotation(tmp_path: Path) -> None:
         assert fetches == 1  # cached: the calls ADBC made all used one fetch
 
         server.body = jwks((new_key, "2026"))  # the identity provider rotates and withdraws the old key
-        time.sleep(0.3)  # past jwks_min_refresh_seconds, so an unknown kid may trigger a refresh
+        clock.advance(0.3)  # past jwks_min_refresh_seconds, so an unknown kid may trigger a refresh
         new = sign(claims(issuer, "globex"), new_key, "RS256", "2026")
         assert via_flight(running.uri, Bearer(new)) == Outcome(OK, "globex customer 1")
         assert server.requests == fetches + 1
@@ -350,9 +353,11 @@ def test_jwks_url_key_rotation(tmp_path: Path) -> None:
 
 
 def _locking_gateway(data_dir: Path) -> RunningGateway:
+    # A clock that stands still: however slow the machine, the window and the lockout do not lapse mid-test.
     return start_gateway(
-        data_dir, demo_rows=100, auth_max_failures=3, auth_failure_window_seconds=60, auth_lockout_seconds=30
-    )
+        data_dir, clock=ManualClock(), demo_rows=100, auth_max_failures=3, auth_failure_window_seconds=60,
+        auth_lockout_seconds=30,
+    )  # fmt: skip
 
 
 def _assert_retry_hint(outcome: Outcome) -> None:
