@@ -17,9 +17,10 @@ from duckdb import _seam
 from auth import Tenant
 from flight_gateway.engines.base import EngineInfo, IngestTarget, StatementKind, StatementShape
 from flight_gateway.engines.duckdb_catalog import DuckDBCatalog
-from flight_gateway.engines.duckdb_errors import map_duckdb_error, map_stream_error
+from flight_gateway.engines.duckdb_errors import map_duckdb_error, map_stream_error, redact_paths
 from flight_gateway.engines.duckdb_estimate import estimated_rows
-from flight_gateway.errors import GatewayError, Status, denied, invalid, not_found
+from flight_gateway.engines.duckdb_sql import MAINTENANCE_TYPES, check_statement_text
+from flight_gateway.errors import ErrorCode, GatewayError, Status, denied, error, invalid, not_found, unimplemented
 
 # Tenant sessions may not reach files, extensions or settings: what a tenant can touch is its
 # own database and nothing else on the host.
@@ -44,7 +45,6 @@ _REFUSED = {
     "COPY_DATABASE": "copying databases",
     "EXPORT": "exporting databases",
     "IMPORT": "importing databases",
-    "TRANSACTION": "explicit transactions (each statement commits on its own)",
 }
 _DML = {"INSERT", "UPDATE", "DELETE", "MERGE_INTO"}
 _DDL = {"CREATE", "DROP", "ALTER", "CREATE_FUNC"}
@@ -121,6 +121,10 @@ class DuckDBSession:
                 f"expected exactly one SQL statement, got {len(statements)}; send statements one at a time",
             )
         kind: str = statements[0].type.name
+        if kind == "TRANSACTION":
+            raise unimplemented(
+                "NO_TRANSACTIONS", "transaction control is not supported; each statement commits on its own"
+            )
         if kind in _REFUSED:
             raise denied("STATEMENT_NOT_ALLOWED", f"{_REFUSED[kind]} is not allowed through the gateway")
         return kind
@@ -137,10 +141,13 @@ class DuckDBSession:
 
     def _describe(self, sql: str, params: pa.RecordBatch | None) -> StatementShape:
         statement_type = self._statement_type(sql)
+        maintenance = check_statement_text(sql) or statement_type in MAINTENANCE_TYPES
         values = _positional(params)[0] if params is not None and params.num_rows else None
         with _mapped_errors():
             sig = _seam.bind(self._con, sql, values=values)
-        if sig.return_type == "query_result":
+        if maintenance:  # CHECKPOINT, VACUUM, ANALYZE write the database file
+            kind = StatementKind.DDL
+        elif sig.return_type == "query_result":
             kind = StatementKind.QUERY
         elif statement_type in _DML:
             kind = StatementKind.DML
@@ -199,7 +206,7 @@ class DuckDBSession:
             ).fetchall()[0][0]
         )
         if exists and target.if_exists == "fail":
-            raise invalid("TABLE_EXISTS", f"table {name} already exists; ingest in append or replace mode")
+            raise error(ErrorCode.TABLE_EXISTS, f"table {name} already exists; ingest in append or replace mode")
         if not exists and not target.create_if_missing:
             raise not_found("OBJECT_NOT_FOUND", f"table {name} does not exist; ingest in create mode")
         # The Arrow stream is scanned as it arrives; nothing is materialized here.
@@ -267,7 +274,9 @@ class DuckDBEngine:
                     db = _open(str(path), tenant.read_only)
                 except (duckdb.Error, OSError) as exc:
                     raise GatewayError(
-                        Status.UNAVAILABLE, "ENGINE_UNAVAILABLE", f"cannot open the tenant database: {exc}"
+                        Status.UNAVAILABLE,
+                        "ENGINE_UNAVAILABLE",
+                        f"cannot open the tenant database: {redact_paths(str(exc))}",
                     ) from exc
                 self._dbs[tenant.id] = db
             return db
