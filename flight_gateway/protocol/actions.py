@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -24,6 +25,7 @@ from flight_gateway.protocol.offloaded import OffloadDelivery
 from flight_gateway.protocol.statements import NO_TRANSACTIONS, Statements
 from flight_gateway.protocol.tickets import TicketSigner
 
+log = logging.getLogger("flight_gateway.protocol")
 _UNSUPPORTED = {
     "BeginTransaction": NO_TRANSACTIONS,
     "EndTransaction": NO_TRANSACTIONS,
@@ -60,6 +62,10 @@ class Actions:
             "ClosePreparedStatement": ("Close a prepared statement (Flight SQL)", self._close),
             "CancelFlightInfo": ("Cancel the query behind a FlightInfo (Flight RPC)", self._cancel_flight_info),
             "CancelQuery": ("Cancel the query behind a FlightInfo (Flight SQL, deprecated)", self._cancel_query),
+            "CloseSession": (
+                "Close the client's session (Flight RPC); the gateway keeps no sessions, so it answers CLOSED",
+                self._close_session,
+            ),
             "RenewFlightEndpoint": (
                 "Keep an offloaded result's endpoint readable longer (Flight RPC); answers the endpoint with a new "
                 "ticket and expiration_time",
@@ -140,6 +146,17 @@ class Actions:
             raise invalid("MALFORMED_ACTION", "the body is not a CancelFlightInfoRequest") from None
         status = self._cancel(ctx, request.info)
         return [wire.CancelFlightInfoResult(status=status).SerializeToString()]
+
+    def _close_session(self, ctx: RequestContext, body: bytes) -> list[bytes]:
+        # ADBC sends this on every disconnect. No state is kept per session (handles and tickets
+        # are self-contained), so there is nothing to close: routine, hence DEBUG only.
+        request = wire.CloseSessionRequest()
+        try:
+            request.ParseFromString(body)
+        except DecodeError:
+            raise invalid("MALFORMED_ACTION", "the body is not a CloseSessionRequest") from None
+        log.debug("CloseSession from tenant %s (request %s): no session state, CLOSED", ctx.tenant.id, ctx.request_id)
+        return [wire.CloseSessionResult(status=wire.CloseSessionResult.CLOSED).SerializeToString()]
 
     def _renew_endpoint(self, ctx: RequestContext, body: bytes) -> list[bytes]:
         request = wire.RenewFlightEndpointRequest()

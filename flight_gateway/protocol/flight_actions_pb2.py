@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14\x66light_actions.proto\x12\x13\x66light_gateway.wire\"\'\n\x17\x43\x61ncelFlightInfoRequest\x12\x0c\n\x04info\x18\x01 \x01(\x0c\"(\n\x16\x43\x61ncelFlightInfoResult\x12\x0e\n\x06status\x18\x01 \x01(\x05\".\n\x1aRenewFlightEndpointRequest\x12\x10\n\x08\x65ndpoint\x18\x01 \x01(\x0c\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14\x66light_actions.proto\x12\x13\x66light_gateway.wire\"\'\n\x17\x43\x61ncelFlightInfoRequest\x12\x0c\n\x04info\x18\x01 \x01(\x0c\"(\n\x16\x43\x61ncelFlightInfoResult\x12\x0e\n\x06status\x18\x01 \x01(\x05\".\n\x1aRenewFlightEndpointRequest\x12\x10\n\x08\x65ndpoint\x18\x01 \x01(\x0c\"\x15\n\x13\x43loseSessionRequest\"\x9b\x01\n\x12\x43loseSessionResult\x12>\n\x06status\x18\x01 \x01(\x0e\x32..flight_gateway.wire.CloseSessionResult.Status\"E\n\x06Status\x12\x0f\n\x0bUNSPECIFIED\x10\x00\x12\n\n\x06\x43LOSED\x10\x01\x12\x0b\n\x07\x43LOSING\x10\x02\x12\x11\n\rNOT_CLOSEABLE\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,4 +37,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CANCELFLIGHTINFORESULT']._serialized_end=126
   _globals['_RENEWFLIGHTENDPOINTREQUEST']._serialized_start=128
   _globals['_RENEWFLIGHTENDPOINTREQUEST']._serialized_end=174
+  _globals['_CLOSESESSIONREQUEST']._serialized_start=176
+  _globals['_CLOSESESSIONREQUEST']._serialized_end=197
+  _globals['_CLOSESESSIONRESULT']._serialized_start=200
+  _globals['_CLOSESESSIONRESULT']._serialized_end=355
+  _globals['_CLOSESESSIONRESULT_STATUS']._serialized_start=286
+  _globals['_CLOSESESSIONRESULT_STATUS']._serialized_end=355
 # @@protoc_insertion_point(module_scope)

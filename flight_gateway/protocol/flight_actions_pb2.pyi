@@ -7,6 +7,7 @@ The FlightInfo inside a request stays bytes: pyarrow parses it.
 
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -78,3 +79,56 @@ class RenewFlightEndpointRequest(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RenewFlightEndpointRequest: _TypeAlias = RenewFlightEndpointRequest  # noqa: Y015
+
+@_typing.final
+class CloseSessionRequest(_message.Message):
+    """CloseSession (Flight RPC, Flight.proto): the request is empty, the session named by a cookie."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CloseSessionRequest: _TypeAlias = CloseSessionRequest  # noqa: Y015
+
+@_typing.final
+class CloseSessionResult(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    class _Status:
+        ValueType = _typing.NewType("ValueType", _builtins.int)
+        V: _TypeAlias = ValueType  # noqa: Y015
+
+    class _StatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[CloseSessionResult._Status.ValueType], _builtins.type):
+        DESCRIPTOR: _descriptor.EnumDescriptor
+        UNSPECIFIED: CloseSessionResult._Status.ValueType  # 0
+        CLOSED: CloseSessionResult._Status.ValueType  # 1
+        CLOSING: CloseSessionResult._Status.ValueType  # 2
+        NOT_CLOSEABLE: CloseSessionResult._Status.ValueType  # 3
+
+    class Status(_Status, metaclass=_StatusEnumTypeWrapper): ...
+    UNSPECIFIED: CloseSessionResult.Status.ValueType  # 0
+    CLOSED: CloseSessionResult.Status.ValueType  # 1
+    CLOSING: CloseSessionResult.Status.ValueType  # 2
+    NOT_CLOSEABLE: CloseSessionResult.Status.ValueType  # 3
+
+    STATUS_FIELD_NUMBER: _builtins.int
+    status: Global___CloseSessionResult.Status.ValueType
+    def __init__(
+        self,
+        *,
+        status: Global___CloseSessionResult.Status.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CloseSessionResult: _TypeAlias = CloseSessionResult  # noqa: Y015
