@@ -1,19 +1,11 @@
 """The PostgreSQL engine: per-tenant pools of connections logged in as each tenant's own database
 user, so PostgreSQL (grants, row-level security) decides what a tenant sees.
 
-Extension points (the Redshift engine subclasses this class and overrides only these):
-
-1. credentials — `login(tenant)`: user and password for a tenant (`TenantLogin`, resolved by
-   app.build; Secrets Manager lazily); `connection_params(tenant)`: libpq keywords;
-   `open_connection(tenant)`: the driver connection.
-2. session setup — `startup_options(tenant)`: server settings sent when connecting
-   (statement_timeout, read-only transactions), which `DISCARD ALL` restores;
-   `setup_statements(tenant)`: SQL run after connecting and after every reset (Redshift:
-   `SET query_group`); `reset_statements()`: SQL run when a connection goes back to the pool.
-3. catalog — `make_catalog(rows)`.
-4. types — the `types` attribute (module-like: gateway_schema, batch_converter, bindable_parameters,
-   parameter_schema).
-5. errors — `map_error(exc, cancel_requested=...)`.
+A tenant's login (`TenantLogin`, resolved by app.build; Secrets Manager lazily) becomes libpq
+keywords with the server settings sent when connecting (statement_timeout, read-only
+transactions), which the `DISCARD ALL` run when a connection goes back to the pool restores.
+The Redshift engine (`redshift.py`) is a separate class: it shares only the pool
+(`postgres_pool`) and the SQLSTATE mapping (`postgres_errors`).
 """
 
 from __future__ import annotations
@@ -23,16 +15,13 @@ import weakref
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import adbc_driver_postgresql.dbapi as adbc_postgres
 
 from auth import Tenant
 from flight_gateway.config import PostgresEngineConfig
-from flight_gateway.engines import postgres_types
-from flight_gateway.engines.base import Catalog, EngineInfo
-from flight_gateway.engines.postgres_catalog import PostgresCatalog, Rows
+from flight_gateway.engines.base import EngineInfo
 from flight_gateway.engines.postgres_errors import map_postgres_error, sqlstate_of
 from flight_gateway.engines.postgres_info import postgres_info
 from flight_gateway.engines.postgres_pool import ConnectionPool, Connector, TenantPools
@@ -70,7 +59,6 @@ def _conninfo(params: Mapping[str, str]) -> str:
 
 class PostgresEngine:
     dialect = "postgres"
-    types: ModuleType = postgres_types
     batch_size_hint_bytes = BATCH_SIZE_HINT_BYTES
 
     def __init__(self, name: str, config: PostgresEngineConfig, logins: Mapping[str, TenantLogin]) -> None:
@@ -82,8 +70,6 @@ class PostgresEngine:
         self.placeholders = PlaceholderRewrites()
         # Read once per connection (the ADBC driver does not expose it), for job records.
         self._pids: weakref.WeakKeyDictionary[Connection, int] = weakref.WeakKeyDictionary()
-
-    # -- 1. credentials --------------------------------------------------------------------------
 
     def login(self, tenant: Tenant) -> TenantLogin:
         login = self._logins.get(tenant.id)
@@ -125,8 +111,6 @@ class PostgresEngine:
         except DriverError as exc:
             raise self.map_error(exc) from exc
 
-    # -- 2. session setup ------------------------------------------------------------------------
-
     def statement_timeout_seconds(self, tenant: Tenant) -> float | None:
         return tenant.limits.statement_timeout_seconds or self.config.statement_timeout_seconds
 
@@ -140,35 +124,16 @@ class PostgresEngine:
             options["default_transaction_read_only"] = "on"
         return options
 
-    def setup_statements(self, tenant: Tenant) -> list[str]:
-        return []
-
-    def reset_statements(self) -> list[str]:
-        # Back to the login's defaults: settings, SET ROLE, temp tables, prepared statements, locks.
-        return ["DISCARD ALL"]
-
-    def prepare_connection(self, conn: Connection, tenant: Tenant) -> None:
-        for sql in self.setup_statements(tenant):
-            _run(conn, sql)
-
-    # -- 3..5. catalog, types, errors ------------------------------------------------------------
-
-    def make_catalog(self, rows: Rows) -> Catalog:
-        return PostgresCatalog(rows)
-
     def backend_pid(self, conn: Connection) -> int | None:
         return self._pids.get(conn)
 
     def map_error(self, exc: BaseException, *, cancel_requested: bool = False) -> GatewayError:
         return map_postgres_error(exc, cancel_requested=cancel_requested)
 
-    # -- Engine ----------------------------------------------------------------------------------
-
     def _connector(self, tenant: Tenant) -> Connector[Connection]:
         def open_() -> Connection:
             conn = self.open_connection(tenant)
             try:
-                self.prepare_connection(conn, tenant)
                 self._pids[conn] = _backend_pid(conn)
             except BaseException:
                 conn.close()
@@ -176,9 +141,8 @@ class PostgresEngine:
             return conn
 
         def reset(conn: Connection) -> None:
-            for sql in self.reset_statements():
-                _run(conn, sql)
-            self.prepare_connection(conn, tenant)
+            # Back to the login's defaults: settings, SET ROLE, temp tables, prepared statements, locks.
+            _run(conn, "DISCARD ALL")
 
         return Connector(open_, lambda conn: _run(conn, "select 1"), reset, lambda conn: conn.close())
 

@@ -18,7 +18,9 @@ import adbc_driver_manager
 import pyarrow as pa
 
 from auth import Tenant
+from flight_gateway.engines import postgres_types
 from flight_gateway.engines.base import Catalog, IngestTarget, StatementShape
+from flight_gateway.engines.postgres_catalog import PostgresCatalog
 from flight_gateway.engines.postgres_cursor import (
     NOT_A_CURSOR_QUERY,
     FetchStream,
@@ -30,8 +32,8 @@ from flight_gateway.engines.postgres_errors import connection_lost, sqlstate_of
 from flight_gateway.engines.postgres_ingest import ingest_mode
 from flight_gateway.engines.postgres_sql import (
     TRANSACTION_CONTROL,
+    classify,
     copyable,
-    first_keyword,
     question_marks_to_dollars,
     statement_kind,
 )
@@ -101,7 +103,6 @@ class PostgresSession:
                 if again and connection_lost(exc):
                     self._done(cursor)
                     self._lease.replace()
-                    self._engine.prepare_connection(self._lease.conn, self._tenant)
                     continue
                 if again and sqlstate_of(exc) in _RETRY_STATES:
                     continue
@@ -136,7 +137,8 @@ class PostgresSession:
         return self._run(work, retry=True)
 
     def describe(self, sql: str, params: pa.RecordBatch | None = None) -> StatementShape:
-        if first_keyword(sql) in TRANSACTION_CONTROL:
+        classified = classify(sql)
+        if TRANSACTION_CONTROL.intersection(classified.keywords):
             raise unimplemented(
                 "NO_TRANSACTIONS", "transaction control is not supported; each statement commits on its own"
             )
@@ -152,18 +154,23 @@ class PostgresSession:
             self._engine.placeholders.put(sql, rewritten)
             sql = rewritten
         self._described = (sql, driver_params)
-        types = self._engine.types
         if params is not None:
-            types.bindable_parameters(params, driver_params)  # checks the count
-        kind = statement_kind(sql, len(driver_result) > 0)
-        return StatementShape(kind, types.gateway_schema(driver_result), types.parameter_schema(driver_params))
+            postgres_types.bindable_parameters(params, driver_params)  # checks the count
+        kind = statement_kind(sql, len(driver_result) > 0, classified)
+        return StatementShape(
+            kind,
+            postgres_types.gateway_schema(driver_result),
+            postgres_types.parameter_schema(driver_params),
+            classes=classified.kinds,
+            unclassified=classified.problem,
+        )
 
     def _parameters(self, sql: str, params: pa.RecordBatch) -> pa.RecordBatch:
         """`params` shaped for `sql` (already resolved by `placeholders`)."""
         if self._described is None or self._described[0] != sql:
             self.describe(sql)
         assert self._described is not None  # noqa: S101 - describe() just set it
-        return self._engine.types.bindable_parameters(params, self._described[1])
+        return postgres_types.bindable_parameters(params, self._described[1])
 
     def execute(self, sql: str, params: pa.RecordBatch | None, batch_rows: int) -> pa.RecordBatchReader:
         sql = self._engine.placeholders.get(sql)
@@ -196,8 +203,8 @@ class PostgresSession:
             return cursor, reader, first
 
         cursor, reader, first = self._run(start, retry=True, owned=True)
-        convert = self._engine.types.batch_converter(reader.schema)
-        schema = self._engine.types.gateway_schema(reader.schema)
+        convert = postgres_types.batch_converter(reader.schema)
+        schema = postgres_types.gateway_schema(reader.schema)
         return pa.RecordBatchReader.from_batches(schema, self._stream(cursor, reader, first, convert, batch_rows))
 
     def _execute_fetching(self, sql: str, bound: pa.RecordBatch, batch_rows: int) -> pa.RecordBatchReader:
@@ -209,8 +216,8 @@ class PostgresSession:
             return stream, first
 
         stream, first = self._run(start, retry=True, owned=True)
-        convert = self._engine.types.batch_converter(first.schema)
-        schema = self._engine.types.gateway_schema(first.schema)
+        convert = postgres_types.batch_converter(first.schema)
+        schema = postgres_types.gateway_schema(first.schema)
         return pa.RecordBatchReader.from_batches(schema, self._fetched(stream, first, convert))
 
     def _fetched(
@@ -310,7 +317,7 @@ class PostgresSession:
         return self._run(work, retry=False)
 
     def catalog(self) -> Catalog:
-        return self._engine.make_catalog(self.rows)
+        return PostgresCatalog(self.rows)
 
     def engine_query_id(self) -> str | None:
         """The backend's pid (pg_stat_activity.pid, `%p` in the server log)."""
