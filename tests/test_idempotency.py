@@ -387,3 +387,31 @@ def _update(gw: RunningGateway, request_id: str, sql: str) -> int:
     with adbc(gw, request_id) as conn, conn.cursor() as cur:
         cur.adbc_statement.set_sql_query(sql)
         return int(cur.adbc_statement.execute_update())
+
+
+def test_adbc_request_ids_belong_on_statements_not_connections(gw: RunningGateway) -> None:
+    """What the README's request-id section says about ADBC, checked."""
+    name = table(gw)
+    # A connection option rides on every statement: the second, different one is refused.
+    with adbc(gw, rid()) as conn, conn.cursor() as cur:
+        cur.execute(f"insert into {name} values (1)")
+        with pytest.raises(flight_sql.Error, match="REQUEST_ID_REUSED"):
+            cur.execute(f"insert into {name} values (2)")
+    # A statement option on a fresh cursor: a retry with the same id inserts nothing more.
+    request_id = rid()
+    with gw.connect("acme") as conn:
+        for _ in range(2):
+            with conn.cursor() as cur:
+                cur.adbc_statement.set_options(**{OPTION: request_id})
+                cur.execute(f"insert into {name} values (3)")
+        with conn.cursor() as cur:  # the header is not sent by other statements
+            cur.execute(f"insert into {name} values (4)")
+        # Set again on one cursor, the option adds a value (the first is read); "" removes it.
+        with conn.cursor() as cur:
+            cur.adbc_statement.set_options(**{OPTION: request_id})
+            cur.adbc_statement.set_options(**{OPTION: rid()})
+            with pytest.raises(flight_sql.Error, match="REQUEST_ID_REUSED"):
+                cur.execute(f"insert into {name} values (5)")
+            cur.adbc_statement.set_options(**{OPTION: ""})
+            cur.execute(f"insert into {name} values (6)")
+    assert count_rows(gw, name) == 4
