@@ -108,6 +108,7 @@ class ErrorCode(enum.Enum):
         _I, "the database reported an internal error (class XX, e.g. raised by a function); not a gateway fault"
     )
     EMPTY_STATEMENT = CodeFacts(_I, "the statement text is empty")
+    MULTIPLE_STATEMENTS = CodeFacts(_I, "the text holds more than one statement; send them one at a time")
     NO_RESULT = CodeFacts(_I, "the statement returns no result set; run it as an update")
     NOT_A_QUERY = CodeFacts(_I, "only queries can run as detached jobs")
     NOT_OFFLOADABLE = CodeFacts(_I, "the statement cannot be offloaded")
@@ -127,6 +128,7 @@ class ErrorCode(enum.Enum):
     NOT_ALLOWED = CodeFacts(_D, "the tenant's database user lacks the privilege for this")
     READ_ONLY = CodeFacts(_D, "the tenant is read-only and the statement would write")
     STATEMENT_NOT_ALLOWED = CodeFacts(_D, "the gateway refuses this kind of statement for this tenant")
+    STATEMENT_NOT_UNDERSTOOD = CodeFacts(_D, "the statement cannot be classified; restricted tenants may not run it")
     WRONG_TENANT = CodeFacts(_D, "the ticket or handle was issued to another tenant")
     REDSHIFT_CREDENTIALS_DENIED = CodeFacts(_D, "AWS refused the Redshift credentials for the tenant")
     # -- engine and dependencies
@@ -162,6 +164,8 @@ class ErrorCode(enum.Enum):
     CANCELLED = CodeFacts(_C, "the statement was cancelled")
     # -- jobs, tickets and results
     JOB_NOT_FOUND = CodeFacts(_N, "no such job for this tenant")
+    JOB_FAILED = CodeFacts(_N, "the job failed, so it has no result; submit the statement again")
+    JOB_CANCELLED = CodeFacts(_N, "the job was cancelled, so it has no result; submit the statement again")
     NO_STORED_RESULT = CodeFacts(_N, "the job kept no result to read")
     RESULT_EXPIRED = CodeFacts(_N, "the job's stored result has expired")
     OFFLOAD_GONE = CodeFacts(_N, "the offloaded result no longer exists")

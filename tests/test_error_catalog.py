@@ -30,10 +30,13 @@ def _status(node: ast.expr) -> str | None:
     return None
 
 
-def _code(node: ast.expr) -> str | None:
+def _codes(node: ast.expr) -> list[str]:
+    """The code a literal names, or the codes of both branches of `"A" if c else "B"`."""
+    if isinstance(node, ast.IfExp):
+        return _codes(node.body) + _codes(node.orelse)
     if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.isupper():
-        return node.value if node.value.replace("_", "").isalnum() else None
-    return None
+        return [node.value] if node.value.replace("_", "").isalnum() else []
+    return []
 
 
 def raised_codes(tree: ast.AST) -> Iterator[tuple[str, str, int]]:
@@ -43,9 +46,9 @@ def raised_codes(tree: ast.AST) -> Iterator[tuple[str, str, int]]:
         if isinstance(node, ast.Call):
             func = node.func
             name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
-            first = _code(node.args[0]) if node.args else None
-            if name in HELPERS and first:
-                yield HELPERS[name], first, node.lineno
+            if name in HELPERS and node.args:
+                for code in _codes(node.args[0]):
+                    yield HELPERS[name], code, node.lineno
             if name == "cancelled":
                 yield "CANCELLED", "CANCELLED", node.lineno
             items = list(node.args)
@@ -54,19 +57,26 @@ def raised_codes(tree: ast.AST) -> Iterator[tuple[str, str, int]]:
         else:
             continue
         for left, right in zip(items, items[1:], strict=False):
-            status, code = _status(left), _code(right)
-            if status and code:
+            status = _status(left)
+            for code in _codes(right) if status else []:
                 yield status, code, node.lineno
 
 
 def test_the_collector_sees_every_raise_form() -> None:
     source = (
         'invalid("A_CODE", "m")\n'
+        'denied("D_CODE" if x else "E_CODE", "m")\n'
         'GatewayError(\n    Status.NOT_FOUND,\n    "B_CODE",\n    "m",\n)\n'
         '_MAP = ((KeyError, Status.UNAVAILABLE, "C_CODE", "hint"),)\n'
     )
     found = {(s, c) for s, c, _ in raised_codes(ast.parse(source))}
-    assert found == {("INVALID_ARGUMENT", "A_CODE"), ("NOT_FOUND", "B_CODE"), ("UNAVAILABLE", "C_CODE")}
+    assert found == {
+        ("INVALID_ARGUMENT", "A_CODE"),
+        ("NOT_FOUND", "B_CODE"),
+        ("UNAVAILABLE", "C_CODE"),
+        ("PERMISSION_DENIED", "D_CODE"),
+        ("PERMISSION_DENIED", "E_CODE"),
+    }
 
 
 def test_every_raised_code_is_in_the_catalog_with_its_status() -> None:

@@ -41,6 +41,7 @@ _MAP: tuple[tuple[type[BaseException], ErrorCode, str], ...] = (
     (duckdb.FatalException, ErrorCode.ENGINE_INTERNAL_ERROR, "DuckDB reported a fatal error"),
 )
 _READ_ONLY = "read-only mode"
+_DIVISION_BY_ZERO = "Division by zero"  # PostgreSQL's 22012: a data error on every engine
 
 
 def redact_paths(text: str) -> str:
@@ -59,6 +60,8 @@ def map_duckdb_error(exc: BaseException) -> GatewayError:
         return error(ErrorCode.SQL_CATALOG, message)
     if _READ_ONLY in message:
         return error(ErrorCode.READ_ONLY, f"{message} (the tenant is read-only; run queries only)")
+    if _DIVISION_BY_ZERO in message:
+        return error(ErrorCode.DATA_ERROR, f"{message} (check values and types)")
     if isinstance(exc, duckdb.InvalidInputException) and "parameter" in message.lower():
         return error(ErrorCode.PARAMETER_MISMATCH, f"{message} (bind one value per parameter)")
     for cls, code, hint in _MAP:
@@ -103,5 +106,7 @@ def map_stream_error(exc: BaseException) -> GatewayError:
         return error(ErrorCode.ENGINE_ERROR, message)  # not DuckDB's words: a gateway-side failure
     if _READ_ONLY in message:
         return error(ErrorCode.READ_ONLY, message)
+    if _DIVISION_BY_ZERO in message:
+        return error(ErrorCode.DATA_ERROR, message)
     kind = message.split(" Error:", 1)[0]
     return error(_STREAM_KINDS.get(kind, ErrorCode.DATABASE_ERROR), message)
