@@ -216,6 +216,11 @@ class AuthMiddlewareFactory(fl.ServerMiddlewareFactory):  # type: ignore[misc]
                 self._limiter.record_failure(f"user:{username}")
             log_auth_event(log, AuthEvent("failure", method, reason=err.reason, subject=username, key_id=key_id))
             raise to_flight_error(err) from None
+        # %r: a subject from a verified JWT is still client-chosen text (no forged log lines).
+        log.debug(
+            "%s call: tenant %s, subject %r, by %s", getattr(info.method, "name", "?"), tenant.id,
+            principal.subject[:256], principal.method,
+        )  # fmt: skip
         outgoing: dict[str, str] = {}
         if logged_in:
             outgoing["authorization"] = "Bearer " + self._auth.signer.issue(principal)

@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import pyarrow as pa
 
-from auth.audit import SecretRedactingFilter
 from flight_gateway import __version__
 from flight_gateway.config import ConfigError, Settings, client_password, load_settings
+from flight_gateway.logs import configure_logging
 
 if TYPE_CHECKING:
     from flight_gateway.jobs import Job, JobStore
@@ -55,12 +55,7 @@ def _serve(args: argparse.Namespace) -> int:
         log_level=args.log_level,
         tls_self_signed=True if args.tls_self_signed else None,
     )
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr
-    )
-    for handler in logging.getLogger().handlers:
-        # On the handler, so records from every logger pass through it.
-        handler.addFilter(SecretRedactingFilter())
+    configure_logging(settings.log_level)
     try:
         gateway = build(settings)
     except (pa.ArrowException, OSError) as exc:

@@ -114,6 +114,7 @@ class Executor:
     ) -> None:  # fmt: skip
         with self._lock:
             engine_query_id = self._engine_ids.pop(job_id, None)
+        log.debug("job %s %s: rows %s, bytes %s, code %s", job_id, state.value, rows, bytes_, code)
         self.jobs.finish(
             job_id, state, self._clock(), rows=rows, bytes_=bytes_, error_code=code,
             error_message=self._redact(message), sqlstate=sqlstate, engine_query_id=engine_query_id,

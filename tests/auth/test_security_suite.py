@@ -59,6 +59,7 @@ from security_suite_support import (
 from auth import Principal, TokenSigner
 from auth.api_keys import generate_api_key
 from auth.audit import SecretRedactingFilter
+from flight_gateway.logs import FORMAT
 
 UNAUTHENTICATED, PERMISSION_DENIED, UNAVAILABLE = "UNAUTHENTICATED", "PERMISSION_DENIED", "UNAVAILABLE"
 REPO = Path(__file__).resolve().parents[2]
@@ -419,7 +420,7 @@ def test_reconnecting_does_not_escape_a_peer_lockout(tmp_path: Path) -> None:
 
 # -- logs --------------------------------------------------------------------------------------
 
-CLI_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"  # flight_gateway.cli._serve
+CLI_LOG_FORMAT = FORMAT  # what `flight-gateway serve` logs with
 
 
 def _fragments(secret: str) -> list[str]:
