@@ -36,7 +36,8 @@ DOCUMENTED_ADDRESS = "127.0.0.1:8815"
 TIMEOUT_SECONDS = 300
 _FENCE = re.compile(r"^(?P<indent>\s*)```(?P<lang>[\w+-]*)\s*$")
 _HEADING = re.compile(r"^#{1,6}\s+(?P<title>.+?)\s*#*\s*$")
-RUN_LANGUAGES = ("python", "sh")
+# Fence languages that run, and what they run as; every other block must still name its language.
+RUN_LANGUAGES = {"python": "python", "py": "python", "sh": "sh", "bash": "sh", "shell": "sh"}
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,8 @@ def documents() -> list[Path]:
 
 
 def parse(path: Path) -> list[Snippet]:
-    """The fenced blocks in RUN_LANGUAGES, each with its nearest heading."""
+    """The fenced blocks in RUN_LANGUAGES, each with its nearest heading (an unlabeled fence is a
+    snippet of language "", which fails: it would otherwise escape being run)."""
     file = path.relative_to(ROOT).as_posix()
     heading = "(top)"
     counts: dict[tuple[str, str], int] = {}
@@ -129,7 +131,8 @@ def parse(path: Path) -> list[Snippet]:
         indent, lang, first, lines = fence
         if match and match["lang"] == "" and line.strip() == "```":
             fence = None
-            if lang in RUN_LANGUAGES:
+            if lang in RUN_LANGUAGES or lang == "":
+                lang = RUN_LANGUAGES.get(lang, "")
                 key = (heading, lang)
                 counts[key] = counts.get(key, 0) + 1
                 code = "\n".join(text[len(indent) :] if text.startswith(indent) else text for text in lines)
@@ -197,10 +200,10 @@ def _demo(cwd: Path) -> Target:
         if "<job id>" in snippet.code:
             # A job of this gateway, written to the SQLite file the `jobs` commands read.
             run_query(running.uri, "acme", PASSWORD, "select count(*) from orders")
-            [job] = running.gateway.jobs.list("acme", limit=1)
             store = running.gateway.jobs
             assert isinstance(store, SqliteJobStore)
             store.flush()
+            [job] = store.list("acme", limit=1)
             target.values["<job id>"] = job.id
 
     target.before = before
@@ -282,7 +285,7 @@ def substitute(snippet: Snippet, target: Target, setup: Setup) -> str:
         kept = [line for line in lines if not line.startswith("flight-gateway serve")]
         assert len(kept) == len(lines) - 1, f"{snippet.id}: expected one `flight-gateway serve` line"
         code = "\n".join(kept) + "\n"
-    left = sorted(set(re.findall(r"<[a-z][a-z ]*>", code)))
+    left = sorted(set(re.findall(r"<[a-z][a-z_ ]*>", code)))
     assert not left, f"{snippet.id}: placeholders nobody fills in: {left}"
     return code
 
@@ -303,6 +306,7 @@ SNIPPETS = all_snippets()
 
 @pytest.mark.parametrize("snippet", SNIPPETS, ids=[snippet.id for snippet in SNIPPETS])
 def test_snippet_runs(snippet: Snippet, targets: Targets) -> None:
+    assert snippet.lang, f"{snippet.file}:{snippet.line}: a code fence without a language (python, sh, text, toml, …)"
     skip = _only(SKIPPED, snippet)
     if skip is not None:
         pytest.skip(f"listed in SKIPPED: {SKIPPED[skip]}")
