@@ -31,7 +31,7 @@ from flight_gateway.jobs.idempotency import RequestIds, statement_digest
 from flight_gateway.jobs.models import Job, JobState
 from flight_gateway.jobs.requests import JsonScalar
 from flight_gateway.offload import parquet_compatible
-from flight_gateway.policy import check_statement_class
+from flight_gateway.policy import check_statement
 
 log = logging.getLogger("flight_gateway.detached")
 KIND = "detached"
@@ -121,7 +121,7 @@ class DetachedJobs:
         """The query's result schema, after the checks every statement passes (refusals are jobs too)."""
         try:
             shape = self._executor.describe(ctx, sql, params)
-            check_statement_class(ctx.tenant, shape.kind.value)
+            check_statement(ctx.tenant, shape)
             if shape.kind is not StatementKind.QUERY:
                 raise invalid(
                     "NOT_A_QUERY",

@@ -24,9 +24,18 @@ class StatementKind(enum.Enum):
 class StatementShape:
     """What a statement returns and takes, known without running it."""
 
-    kind: StatementKind
+    kind: StatementKind  # how it runs: a QUERY returns rows
     schema: pa.Schema
     parameters: pa.Schema
+    # What it does, for the tenant's allowances, when that is not just `kind` (`INSERT …
+    # RETURNING` runs as a query but is DML); empty: `kind`. With `unclassified` set, the engine
+    # could not tell what the text does (tenants limited to some statement classes are refused).
+    classes: frozenset[StatementKind] = frozenset()
+    unclassified: str | None = None
+
+    @property
+    def statement_classes(self) -> frozenset[StatementKind]:
+        return self.classes or frozenset({self.kind})
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from duckdb import _seam
 from auth import Tenant
 from flight_gateway.engines.base import EngineInfo, IngestTarget, StatementKind, StatementShape
 from flight_gateway.engines.duckdb_catalog import DuckDBCatalog
+from flight_gateway.engines.duckdb_classes import statement_classes
 from flight_gateway.engines.duckdb_errors import map_duckdb_error, map_stream_error, redact_paths
 from flight_gateway.engines.duckdb_estimate import estimated_rows
 from flight_gateway.engines.duckdb_sql import MAINTENANCE_TYPES, check_statement_text
@@ -157,7 +158,8 @@ class DuckDBSession:
             kind = StatementKind.OTHER
         schema = self._arrow_schema(sig.names, sig.types)
         parameters = self._arrow_schema([str(i) for i in range(len(sig.parameters))], [t for _, t in sig.parameters])
-        return StatementShape(kind, schema, parameters)
+        classes, unclassified = statement_classes(self._con, sql, statement_type)
+        return StatementShape(kind, schema, parameters, classes, unclassified)
 
     def _arrow_schema(self, names: list[str], types: list[Any]) -> pa.Schema:
         # A parameter of unknown type (e.g. `SELECT ?`) has no Arrow type until values are bound.

@@ -7,31 +7,24 @@ import threading
 from collections import OrderedDict
 
 from flight_gateway.engines.base import StatementKind
+from flight_gateway.policy.pg_classify import TRANSACTION_CONTROL, Classified, classify
 
-_LEADING = re.compile(r"^(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/|\()*", re.DOTALL)
-_DML = {"INSERT", "UPDATE", "DELETE", "MERGE"}
-_DDL = {"CREATE", "DROP", "ALTER", "TRUNCATE", "COMMENT", "GRANT", "REVOKE", "REINDEX", "CLUSTER", "REFRESH",
-        "SECURITY", "IMPORT", "SELECT"}  # fmt: skip
-TRANSACTION_CONTROL = {"BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT", "SAVEPOINT", "RELEASE"}
+__all__ = ["TRANSACTION_CONTROL", "classify", "first_keyword", "statement_kind"]
 
 
 def first_keyword(sql: str) -> str:
-    leading = _LEADING.match(sql)
-    rest = sql[leading.end() :] if leading else sql
-    match = re.match(r"[A-Za-z]+", rest)
-    return match.group(0).upper() if match else ""
+    """The statement's first keyword as PostgreSQL reads it (comments, parentheses skipped)."""
+    return classify(sql).keyword
 
 
-def statement_kind(sql: str, returns_rows: bool) -> StatementKind:
+def statement_kind(sql: str, returns_rows: bool, classified: Classified | None = None) -> StatementKind:
+    """How the statement runs: a QUERY if it returns rows, else by what it does."""
     if returns_rows:
         return StatementKind.QUERY
-    keyword = first_keyword(sql)
-    if keyword == "WITH":  # a data-modifying CTE without RETURNING
-        return StatementKind.DML
-    if keyword in _DML:
-        return StatementKind.DML
-    if keyword in _DDL:  # SELECT without columns here is SELECT INTO
-        return StatementKind.DDL
+    kinds = (classified or classify(sql)).kinds
+    for kind in (StatementKind.DML, StatementKind.DDL):  # SELECT … INTO is DDL
+        if kind in kinds:
+            return kind
     return StatementKind.OTHER
 
 

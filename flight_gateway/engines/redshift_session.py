@@ -21,13 +21,14 @@ from auth import Tenant
 from flight_gateway.engines.base import IngestTarget, StatementKind, StatementShape
 from flight_gateway.engines.postgres_errors import connection_lost, map_postgres_error
 from flight_gateway.engines.postgres_pool import Lease
-from flight_gateway.engines.postgres_sql import question_marks_to_dollars
+from flight_gateway.engines.postgres_sql import question_marks_to_dollars, statement_kind
 from flight_gateway.engines.redshift_catalog import RedshiftCatalog
 from flight_gateway.engines.redshift_connection import run_simple
 from flight_gateway.engines.redshift_fetch import fetch_chunks
 from flight_gateway.engines.redshift_types import BatchDecoder, arrow_type
 from flight_gateway.engines.redshift_unload import unload_statement
 from flight_gateway.errors import GatewayError, Status, invalid, unimplemented
+from flight_gateway.policy.pg_classify import Classified, classify
 
 if TYPE_CHECKING:
     from flight_gateway.engines.redshift import RedshiftEngine
@@ -35,9 +36,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("flight_gateway.engines.redshift")
 Conn = psycopg.Connection[tuple[str | None, ...]]
 
-_FIRST_WORD = re.compile(r"^(?:(?:--[^\n]*\n)|(?:/\*.*?\*/)|\s)*([A-Za-z]+)", re.DOTALL)
-_DML = {"INSERT", "UPDATE", "DELETE", "MERGE"}
-_DDL = {"CREATE", "DROP", "ALTER", "TRUNCATE", "GRANT", "REVOKE", "COMMENT"}
 _READS = {"SELECT", "WITH", "SHOW", "EXPLAIN", "VALUES"}
 _SESSION = (
     "is not allowed through the gateway: each statement runs in its own transaction, with the tenant's session settings"
@@ -67,8 +65,23 @@ def _placeholders(sql: str) -> str:
 
 
 def first_word(sql: str) -> str:
-    match = _FIRST_WORD.match(sql)
-    return match.group(1).upper() if match else ""
+    return classify(sql, redshift=True).keyword
+
+
+def refuse_session_and_s3_statements(classified: Classified) -> None:
+    """The refusals hold for every tenant, whatever the spelling: any statement keyword of any
+    reading of the text counts, and text the gateway cannot read at all is refused too."""
+    refused = next((word for word in classified.keywords if word in _REFUSED), None)
+    if refused is not None:
+        raise GatewayError(Status.PERMISSION_DENIED, "STATEMENT_NOT_ALLOWED", f"{refused} {_REFUSED[refused]}")
+    if not classified.readable:
+        raise GatewayError(
+            Status.PERMISSION_DENIED,
+            "STATEMENT_NOT_UNDERSTOOD",
+            f"the gateway cannot read this statement ({classified.problem}); on Redshift such text is "
+            "refused for every tenant, since some statements (COPY, UNLOAD, SET, transactions) must never "
+            "reach the cluster. Send one plain statement",
+        )
 
 
 def _values(params: pa.RecordBatch | None) -> list[list[Any]]:
@@ -101,9 +114,8 @@ class RedshiftSession:
         sql = _placeholders(sql)
         if self._shape is not None and self._shape[0] == sql:
             return self._shape[1]  # ADBC clients describe, then execute: one round trip saved
-        word = first_word(sql)
-        if word in _REFUSED:
-            raise GatewayError(Status.PERMISSION_DENIED, "STATEMENT_NOT_ALLOWED", f"{word} {_REFUSED[word]}")
+        classified = classify(sql, redshift=True)
+        refuse_session_and_s3_statements(classified)
         conn = self.connection
         try:
             # The unnamed statement: Parse + Describe, nothing runs and nothing is kept. Sent the
@@ -122,15 +134,8 @@ class RedshiftSession:
         parameters = pa.schema(
             [pa.field(f"${i + 1}", arrow_type(described.param_type(i))) for i in range(described.nparams)]
         )
-        if described.nfields:
-            kind = StatementKind.QUERY
-        elif word in _DML:
-            kind = StatementKind.DML
-        elif word in _DDL:
-            kind = StatementKind.DDL
-        else:
-            kind = StatementKind.OTHER
-        shape = StatementShape(kind, schema, parameters)
+        kind = statement_kind(sql, described.nfields > 0, classified)
+        shape = StatementShape(kind, schema, parameters, classified.kinds, classified.problem)
         self._shape = (sql, shape, oids)
         return shape
 
@@ -204,9 +209,7 @@ class RedshiftSession:
 
     def execute_update(self, sql: str, params: pa.RecordBatch | None) -> int:
         sql = _placeholders(sql)
-        word = first_word(sql)
-        if word in _REFUSED:
-            self.describe(sql)  # raises the refusal
+        refuse_session_and_s3_statements(classify(sql, redshift=True))
         total = 0
         try:
             self._begin()

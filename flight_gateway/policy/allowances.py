@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from auth import Tenant
+from flight_gateway.engines.base import StatementKind, StatementShape
 from flight_gateway.errors import denied
+
+# A tenant allowed all of these runs any statement: classifying its SQL changes nothing.
+SQL_CLASSES = frozenset(kind.value for kind in StatementKind)
 
 
 def check_statement_class(tenant: Tenant, statement_class: str) -> None:
@@ -13,3 +17,23 @@ def check_statement_class(tenant: Tenant, statement_class: str) -> None:
             "STATEMENT_NOT_ALLOWED",
             f"tenant {tenant.id!r} may not run {statement_class} statements (allowed: {allowed})",
         )
+
+
+def restricted(tenant: Tenant) -> bool:
+    return not SQL_CLASSES <= tenant.allowed_statements
+
+
+def check_statement(tenant: Tenant, shape: StatementShape) -> None:
+    """Every class the statement falls in must be allowed; text the engine could not classify
+    is refused to restricted tenants (fail closed) and left to the database for the others."""
+    if shape.unclassified is not None:
+        if restricted(tenant):
+            allowed = ", ".join(sorted(tenant.allowed_statements)) or "none"
+            raise denied(
+                "STATEMENT_NOT_UNDERSTOOD",
+                f"the gateway cannot tell what this statement does ({shape.unclassified}); tenant "
+                f"{tenant.id!r} may run only {allowed} statements, so it is refused. Send one plain statement",
+            )
+        return
+    for kind in sorted(shape.statement_classes, key=lambda k: k.value):
+        check_statement_class(tenant, kind.value)

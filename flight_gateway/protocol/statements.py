@@ -12,7 +12,7 @@ from flight_gateway.context import RequestContext
 from flight_gateway.engines.base import IngestTarget, StatementKind, StatementShape
 from flight_gateway.errors import GatewayError, invalid, unimplemented
 from flight_gateway.execution import Executor
-from flight_gateway.policy import check_statement_class
+from flight_gateway.policy import check_statement, check_statement_class
 from flight_gateway.protocol import flightsql_pb2 as pb
 from flight_gateway.protocol.commands import pack
 from flight_gateway.protocol.offloaded import OffloadDelivery
@@ -57,7 +57,7 @@ class Statements:
     def _describe(self, ctx: RequestContext, sql: str, params: pa.RecordBatch | None) -> StatementShape:
         try:
             shape = self._executor.describe(ctx, sql, params)
-            check_statement_class(ctx.tenant, shape.kind.value)
+            check_statement(ctx.tenant, shape)
         except GatewayError as err:
             self._executor.record_failure(ctx, sql, "statement", err)
             raise
