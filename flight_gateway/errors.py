@@ -109,6 +109,8 @@ class ErrorCode(enum.Enum):
     )
     EMPTY_STATEMENT = CodeFacts(_I, "the statement text is empty")
     MULTIPLE_STATEMENTS = CodeFacts(_I, "the text holds more than one statement; send them one at a time")
+    NUL_IN_STATEMENT = CodeFacts(_I, "the statement text (or an ingest table name) contains a NUL character")
+    STATEMENT_TOO_LARGE = CodeFacts(_I, "the statement text exceeds max_statement_bytes; send a smaller statement")
     NO_RESULT = CodeFacts(_I, "the statement returns no result set; run it as an update")
     NOT_A_QUERY = CodeFacts(_I, "only queries can run as detached jobs")
     NOT_OFFLOADABLE = CodeFacts(_I, "the statement cannot be offloaded")
@@ -226,8 +228,9 @@ def render_error_docs() -> str:
         "Every failure reaches the client as a gRPC status plus a stable code in the message",
         "(`error_code=CODE`); programs and the job store key on the code. The same situation has the",
         "same code and status on every engine. `INTERNAL` means a gateway bug and nothing else:",
-        "report it with the request id. pyarrow's Flight server cannot send RESOURCE_EXHAUSTED, so",
-        "those codes reach clients as UNAVAILABLE.",
+        "report it with the request id. pyarrow's Flight server cannot send RESOURCE_EXHAUSTED or",
+        "ALREADY_EXISTS: those codes reach clients as UNAVAILABLE and INVALID_ARGUMENT respectively,",
+        "so clients should key on the error code.",
         "",
         "| code | status | retryable | meaning |",
         "| --- | --- | --- | --- |",

@@ -187,7 +187,7 @@ def test_statement_timeout_is_deadline_exceeded(gw: RunningGateway) -> None:
         ("SELECT * FROM no_such_table", "NOT_FOUND"),
         ("SELEC 1", "INVALID_ARGUMENT"),
         ("SELECT * FROM hidden", "PERMISSION_DENIED"),
-        ("BEGIN", "PERMISSION_DENIED"),
+        ("BEGIN", "UNIMPLEMENTED"),
         (
             "UNLOAD ('SELECT 1') TO 's3://b/x/' IAM_ROLE 'arn:aws:iam::123456789012:role/r'",
             "PERMISSION_DENIED",

@@ -110,6 +110,9 @@ _CLASSES: dict[str, _Rule] = {
     "P0": _Rule(Status.INVALID_ARGUMENT, "SQL_ERROR", "a PL/pgSQL function raised an error"),
     "XX": _Rule(Status.INVALID_ARGUMENT, "ENGINE_INTERNAL_ERROR", "the database reported an internal error"),
 }
+# The server's words when Parse gets more than one statement (a syntax error to PostgreSQL).
+_MULTIPLE_COMMANDS = "cannot insert multiple commands"
+_MULTIPLE = _Rule(Status.INVALID_ARGUMENT, "MULTIPLE_STATEMENTS", "send statements one at a time")
 # A SQLSTATE outside Appendix A (a function may RAISE any five-character code).
 _UNLISTED = _Rule(Status.INVALID_ARGUMENT, "DATABASE_ERROR", "the database reported this error")
 
@@ -187,7 +190,10 @@ def map_postgres_error(exc: BaseException, *, cancel_requested: bool = False) ->
         return GatewayError(Status.CANCELLED, "CANCELLED", "the statement was cancelled", sqlstate="57014")
     if cancel_requested:
         return GatewayError(Status.CANCELLED, "CANCELLED", "the statement was cancelled", sqlstate=state)
-    rule = _EXACT.get(state or "") or _CLASSES.get((state or "")[:2])
+    if state == "42601" and _MULTIPLE_COMMANDS in message:
+        rule: _Rule | None = _MULTIPLE
+    else:
+        rule = _EXACT.get(state or "") or _CLASSES.get((state or "")[:2])
     if rule is None and connection_lost(exc):
         rule = _CLASSES["08"]
     if rule is None and state is None:

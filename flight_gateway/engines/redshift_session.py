@@ -28,7 +28,7 @@ from flight_gateway.engines.redshift_fetch import fetch_chunks
 from flight_gateway.engines.redshift_types import BatchDecoder, arrow_type
 from flight_gateway.engines.redshift_unload import unload_statement
 from flight_gateway.errors import GatewayError, Status, invalid, unimplemented
-from flight_gateway.policy.pg_classify import Classified, classify
+from flight_gateway.policy.pg_classify import TRANSACTION_CONTROL, Classified, classify
 
 if TYPE_CHECKING:
     from flight_gateway.engines.redshift import RedshiftEngine
@@ -65,13 +65,16 @@ def _placeholders(sql: str) -> str:
 
 
 def first_word(sql: str) -> str:
-    return classify(sql, redshift=True).keyword
+    return classify(sql).keyword
 
 
 def refuse_session_and_s3_statements(classified: Classified) -> None:
     """The refusals hold for every tenant, whatever the spelling: any statement keyword of any
     reading of the text counts, and text the gateway cannot read at all is refused too."""
     refused = next((word for word in classified.keywords if word in _REFUSED), None)
+    if refused is not None and all(w in TRANSACTION_CONTROL for w in classified.keywords if w in _REFUSED):
+        # The same answer as on every engine: the gateway has no SQL transactions.
+        raise unimplemented("NO_TRANSACTIONS", f"{refused} {_SESSION}")
     if refused is not None:
         raise GatewayError(Status.PERMISSION_DENIED, "STATEMENT_NOT_ALLOWED", f"{refused} {_REFUSED[refused]}")
     if not classified.readable:
@@ -114,7 +117,7 @@ class RedshiftSession:
         sql = _placeholders(sql)
         if self._shape is not None and self._shape[0] == sql:
             return self._shape[1]  # ADBC clients describe, then execute: one round trip saved
-        classified = classify(sql, redshift=True)
+        classified = classify(sql)
         refuse_session_and_s3_statements(classified)
         conn = self.connection
         try:
@@ -209,7 +212,7 @@ class RedshiftSession:
 
     def execute_update(self, sql: str, params: pa.RecordBatch | None) -> int:
         sql = _placeholders(sql)
-        refuse_session_and_s3_statements(classify(sql, redshift=True))
+        refuse_session_and_s3_statements(classify(sql))
         total = 0
         try:
             self._begin()
