@@ -256,6 +256,13 @@ def build(settings: Settings, *, clock: Callable[[], float] = time.time) -> Gate
     mapping = _certificate_mapping(settings, tenants)
     tls, tls_banner = _tls(settings)
     banner += tls_banner
+    if tls:
+        # pyarrow exposes no hook for failed handshakes; gRPC core logs them itself, tersely.
+        log.info(
+            "TLS on: a client that fails the TLS handshake never reaches the gateway; gRPC logs it on stderr as "
+            "'Handshake failed with error SSL_ERROR_SSL: ...' ('wrong version number': a plaintext client; 'peer did "
+            "not return a certificate': an mTLS client without one). See docs/troubleshooting.md"
+        )
     location = tls_location(settings.host, settings.port) if tls else f"grpc://{settings.host}:{settings.port}"
     # Last before the server: everything above may still refuse the configuration.
     jobs, housekeeper = _job_store(settings, clock)
