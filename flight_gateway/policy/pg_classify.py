@@ -2,7 +2,7 @@
 
 A tenant's allowances are checked against these classes, so the reading fails closed: text that
 cannot be read (unterminated, several statements, unbalanced parentheses), that reads differently
-under another server setting (`standard_conforming_strings`, nested comments on Redshift), or that
+under another server setting or version (`standard_conforming_strings`, non-ASCII spaces), or that
 runs something the gateway cannot see into (DO, CALL, EXECUTE, an unknown first word) comes back
 with a `problem`, and restricted tenants are refused it. Parts that run are looked into: the
 statements of a WITH (a data-modifying CTE is DML), EXPLAIN ANALYZE's statement (it runs),
@@ -46,17 +46,15 @@ class Classified:
         return self.keywords[0] if self.keywords else ""
 
 
-def classify(sql: str, *, redshift: bool = False) -> Classified:
-    """Classify `sql` as the server may read it. PostgreSQL nests comments, reads '' strings by
-    standard_conforming_strings (on unless changed) and takes non-ASCII spaces as part of words;
-    for Redshift neither the nesting nor the spaces are relied on. Every other reading the text
-    allows must agree with the first, or the text is unreadable (keywords: those of every reading)."""
-    nesting = (True, False) if redshift else (True,)
-    readings = [Reading(n, b, u) for n, b, u in product(nesting, (False, True), (False, True))]
+def classify(sql: str) -> Classified:
+    """Classify `sql` as the server may read it. '' strings take backslash escapes when
+    standard_conforming_strings is off (and always in Redshift), and whether non-ASCII spaces
+    separate words (they do not in PostgreSQL) is not relied on: every other reading the text
+    allows must agree with the first, or the text is unreadable (keywords: those of all readings)."""
     results: list[Classified] = []
     failures: list[str] = []
     first: Lexed | None = None
-    for reading in readings:
+    for reading in (Reading(b, u) for b, u in product((False, True), (False, True))):
         if first is not None and not _may_differ(first, reading):
             continue
         try:
@@ -72,7 +70,7 @@ def classify(sql: str, *, redshift: bool = False) -> Classified:
     if failures or len({(r.kinds, r.problem, r.keywords) for r in results}) > 1:
         problem = (
             "the text reads differently depending on server settings and versions: write backslashes "
-            "in E'' strings, do not nest comments, and use only ASCII spaces outside quotes"
+            "in E'' strings and use only ASCII spaces outside quotes"
         )
         return Classified(frozenset(), keywords, problem, readable=False)
     return results[0]
@@ -80,10 +78,8 @@ def classify(sql: str, *, redshift: bool = False) -> Classified:
 
 def _may_differ(first: Lexed, reading: Reading) -> bool:
     """Whether `reading` can see other tokens than the first reading did (which saw `first`)."""
-    return (
-        (not reading.nested_comments and first.nested_comment)
-        or (reading.backslash_strings and first.backslash_in_string)
-        or (reading.unicode_spaces and first.unicode_space)
+    return (reading.backslash_strings and first.backslash_in_string) or (
+        reading.unicode_spaces and first.unicode_space
     )
 
 

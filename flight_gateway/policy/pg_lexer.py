@@ -1,6 +1,7 @@
 """PostgreSQL's lexical rules (its `scan.l`), as far as classifying a statement needs them.
 
-Text is read the way the server reads it: block comments nest, `--` comments end at CR or LF,
+Text is read the way the server reads it: block comments nest (in Redshift too: nesting came
+with PostgreSQL 7.1, before Redshift's 8.0 base), `--` comments end at CR or LF,
 '' strings double their quotes (a backslash is a plain character unless
 standard_conforming_strings is off), E'' strings take backslash escapes, B'' and X'' strings end
 at the first quote, a string closed and reopened across a newline goes on in the same state,
@@ -45,7 +46,6 @@ class Token:
 class Reading:
     """One way the server may read the text: settings and server versions differ in these."""
 
-    nested_comments: bool = True  # PostgreSQL nests /* */; other servers of its family may not
     backslash_strings: bool = False  # standard_conforming_strings = off: '' strings take \ escapes
     unicode_spaces: bool = False  # non-ASCII spaces (U+00A0, U+3000, ...) separate words
 
@@ -53,10 +53,9 @@ class Reading:
 @dataclass(frozen=True)
 class Lexed:
     tokens: list[Token]
-    # Whether another Reading could see different tokens: a '' string held a backslash, a block
-    # comment opened another one inside it, a word held a non-ASCII space.
+    # Whether another Reading could see different tokens: a '' string held a backslash, a word
+    # held a non-ASCII space.
     backslash_in_string: bool
-    nested_comment: bool
     unicode_space: bool
 
 
@@ -91,7 +90,6 @@ class _Lexer:
         self.reading = reading
         self.tokens: list[Token] = []
         self.backslash_in_string = False
-        self.nested_comment = False
         self.unicode_space = False
         unicode = reading.unicode_spaces
         self.space = _SPACE_OR_UNICODE if unicode else _SPACE
@@ -101,7 +99,7 @@ class _Lexer:
         sql, pos = self.sql, 0
         while pos < len(sql):
             pos = self._next(pos)
-        return Lexed(self.tokens, self.backslash_in_string, self.nested_comment, self.unicode_space)
+        return Lexed(self.tokens, self.backslash_in_string, self.unicode_space)
 
     def _add(self, kind: TokenType, start: int, end: int) -> int:
         self.tokens.append(Token(kind, self.sql[start:end]))
@@ -155,12 +153,7 @@ class _Lexer:
             mark = _COMMENT_MARK.search(self.sql, at)
             if mark is None:
                 raise LexError("a /* comment is not closed")
-            if mark.group() == "/*":
-                self.nested_comment = True
-                if self.reading.nested_comments:
-                    depth += 1
-            else:
-                depth -= 1
+            depth += 1 if mark.group() == "/*" else -1
             at = mark.end()
         return at
 
