@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from auth.model import AuthError, Principal, unauthenticated
+from auth.secret_strength import weakness
 
 log = logging.getLogger("auth.jwt")
 
@@ -125,6 +126,9 @@ class JwtIssuer:
             need = max(_HMAC_MIN_BYTES[alg] for alg in hmac_algs)
             if len(self.secret_bytes()) < need:
                 raise ValueError(f"{where}: shared_secret must be at least {need} bytes for {sorted(hmac_algs)}")
+            problem = weakness(self.shared_secret)
+            if problem is not None:
+                raise ValueError(f"{where}: shared_secret {problem}")
         elif hmac_algs:
             raise ValueError(f"{where}: HS* algorithms need a shared_secret; public keys verify RS*/PS*/ES* only")
         if self.jwks_url is not None:

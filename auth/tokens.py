@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Mapping
 
 from auth.model import Principal, unauthenticated
+from auth.secret_strength import weakness
 
 _PREFIX = "fgt1"
 _CACHE_SIZE = 10_000
@@ -40,6 +41,10 @@ class TokenSigner:
     ) -> None:
         if active_kid not in keys:
             raise ValueError(f"active signing key {active_kid!r} is not among the configured keys")
+        for kid, key in keys.items():
+            problem = weakness(key)
+            if problem is not None:
+                raise ValueError(f"signing key {kid!r} {problem}")
         self._keys = dict(keys)
         self._active = active_kid
         self._ttl = ttl_seconds

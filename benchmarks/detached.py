@@ -152,7 +152,7 @@ def detached_paths(gateway: GatewayProcess, rows: int, repeat: int) -> str:
 
 
 def run(args: argparse.Namespace, work: Path) -> str:
-    serve = ["--port", "0", "--data-dir", str(work / "data"), "--demo-rows", "1000"]
+    serve = ["--port", "0", "--data-dir", str(work / "data"), "--demo-rows", "1000", "--demo"]
     env = {"FLIGHT_GATEWAY_DEMO_PASSWORD": PASSWORD, "FLIGHT_GATEWAY_OFFLOAD_PART_ROWS": str(args.part_rows)}
     with running_gateway(serve, log_path=work / "gateway.log", env=env) as gateway:
         print("request ids ...", file=sys.stderr)

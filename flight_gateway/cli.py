@@ -39,8 +39,8 @@ def _settings_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", type=Path, help="state directory (default ./.flight-gateway)")
 
 
-def _load(args: argparse.Namespace, **extra: Any) -> Settings:
-    return load_settings(args.config, data_dir=args.data_dir, **extra)
+def _load(args: argparse.Namespace, *, serving: bool = False, **extra: Any) -> Settings:
+    return load_settings(args.config, serving=serving, data_dir=args.data_dir, **extra)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -51,7 +51,8 @@ def _serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         demo_rows=args.demo_rows,
-        demo=False if args.no_demo else None,
+        serving=True,
+        demo=args.demo,
         log_level=args.log_level,
         tls_self_signed=True if args.tls_self_signed else None,
     )
@@ -266,7 +267,16 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default 8815; 0 picks a free port)")
     serve.add_argument("--demo-rows", type=int, help="size of each demo tenant's dataset (default 100000)")
-    serve.add_argument("--no-demo", action="store_true", help="do not serve the demo tenants")
+    demo = serve.add_mutually_exclusive_group()
+    demo.add_argument(
+        "--demo",
+        action="store_true",
+        default=None,
+        help="serve the demo tenants acme and globex (default: only when nothing is configured)",
+    )
+    demo.add_argument(
+        "--no-demo", dest="demo", action="store_false", default=None, help="do not serve the demo tenants"
+    )
     serve.add_argument(
         "--tls-self-signed",
         action="store_true",

@@ -5,6 +5,7 @@ Precedence: CLI flags > `FLIGHT_GATEWAY_*` environment variables > TOML file (`-
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from pathlib import Path
@@ -18,6 +19,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from auth.secret_strength import weakness
 from flight_gateway.config_sections import NAME as _NAME
 from flight_gateway.config_sections import (
     ApiKeyConfig,
@@ -49,6 +51,29 @@ __all__ = [
 
 class ConfigError(Exception):
     """Invalid configuration; the message names the key and the fix."""
+
+
+_PREFIX = "FLIGHT_GATEWAY_"
+# FLIGHT_GATEWAY_* variables that are not settings: the `sql` client's password; test harnesses'.
+_OTHER_VARIABLES = frozenset({"FLIGHT_GATEWAY_PASSWORD"})
+_TEST_PREFIX = "FLIGHT_GATEWAY_TEST_"
+# Settings that say where and how the gateway runs rather than what it serves (the container image
+# and the Helm chart set some of them): with only these set, the configuration counts as empty.
+_DEMO_NEUTRAL = frozenset(
+    {
+        "host",
+        "port",
+        "data_dir",
+        "log_level",
+        "demo",
+        "demo_rows",
+        "demo_password",
+        "tls_self_signed",
+        "token_keys",
+        "token_active_key",
+        "token_ttl_seconds",
+    }
+)
 
 
 StatementClass = Literal["query", "dml", "ddl", "other", "ingest"]
@@ -135,13 +160,15 @@ class TenantConfig(BaseModel):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="FLIGHT_GATEWAY_", extra="forbid")
+    model_config = SettingsConfigDict(env_prefix=_PREFIX, extra="forbid")
 
     host: str = "127.0.0.1"
     port: int = Field(default=8815, ge=0, le=65535)
     data_dir: Path = Field(default=Path(".flight-gateway"), description="state: job store, keys, demo DBs")
     jobs_db: Path | None = Field(default=None, description="SQLite job store; default <data_dir>/jobs.sqlite3")
-    demo: bool | None = Field(default=None, description="serve the demo tenants; default: on if no tenants")
+    demo: bool | None = Field(
+        default=None, description="serve the demo tenants; default: on only when nothing is configured"
+    )
     demo_rows: int = Field(default=100_000, ge=100, le=1_000_000_000)
     demo_password: SecretStr | None = None
     token_ttl_seconds: int = Field(default=12 * 3600, ge=60)
@@ -262,6 +289,9 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
+            problem = weakness(secret.get_secret_value())
+            if problem is not None:
+                raise ValueError(f"key {kid!r} {problem}")
     def _tls_consistent(self) -> Settings:
         if (self.tls_cert_file is None) != (self.tls_key_file is None):
             raise ValueError("tls_cert_file and tls_key_file must be set together")
@@ -323,22 +353,92 @@ class Settings(BaseSettings):
         return self.jobs_db or self.data_dir / "jobs.sqlite3"
 
 
-def _describe(error: ValidationError) -> str:
+def _origin(top: str, config_file: Path | None, environment: dict[str, str], overrides: dict[str, Any]) -> str:
+    """Where the top-level key `top` came from: a flag beats the environment, which beats the file."""
+    if top in overrides:
+        return f"config key '{top}', command-line flag"
+    variable = _PREFIX + top.upper()
+    if variable in environment:
+        return f"config key '{top}', env {variable}"
+    if config_file is not None:
+        return f"config key '{top}' in config file {config_file}"
+    return f"config key '{top}'"
+
+
+def _describe(
+    error: ValidationError, config_file: Path | None, environment: dict[str, str], overrides: dict[str, Any]
+) -> str:
     lines = []
     for item in error.errors():
         key = ".".join(str(part) for part in item["loc"]) or "(root)"
-        env = "FLIGHT_GATEWAY_" + str(item["loc"][0]).upper() if item["loc"] else ""
-        lines.append(f"  {key}: {item['msg']} (config key '{key}', env {env})")
+        top = str(item["loc"][0]) if item["loc"] else ""
+        if item["type"] == "extra_forbidden" and len(item["loc"]) == 1:
+            # Unknown top-level keys come only from the file: the environment and flags hold known keys only.
+            close = difflib.get_close_matches(top, sorted(Settings.model_fields), n=1, cutoff=0.5)
+            hint = f"did you mean '{close[0]}'?" if close else "see the configuration table in README.md"
+            source = f" in config file {config_file}" if config_file is not None else ""
+            lines.append(f"  {key}: unknown key{source} ({hint})")
+            continue
+        where = f" ({_origin(top, config_file, environment, overrides)})" if top else ""
+        lines.append(f"  {key}: {item['msg'].removeprefix('Value error, ')}{where}")
     return "invalid configuration:\n" + "\n".join(lines)
 
 
 def client_password() -> str | None:
     """The password the `sql` client command uses, from FLIGHT_GATEWAY_PASSWORD (None: prompt)."""
     return os.environ.get("FLIGHT_GATEWAY_PASSWORD") or None
+def _environment() -> dict[str, str]:
+    """The FLIGHT_GATEWAY_* variables, names upper-cased (settings are read case-insensitively)."""
+    return {name.upper(): value for name, value in os.environ.items() if name.upper().startswith(_PREFIX)}
 
 
-def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
-    """Settings from flags (`overrides`), env and an optional TOML file; ConfigError if invalid."""
+def _check_environment(settings: Settings, environment: dict[str, str]) -> None:
+    """Refuse FLIGHT_GATEWAY_* variables that nothing reads: a misspelt setting must not be ignored."""
+    known = {_PREFIX + name.upper() for name in Settings.model_fields} | _OTHER_VARIABLES
+    known |= {t.db_password_env.upper() for t in settings.tenants if t.db_password_env}
+    unknown = sorted(name for name in environment if name not in known and not name.startswith(_TEST_PREFIX))
+    if not unknown:
+        return
+    lines = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, sorted(known), n=1)
+        hint = f"did you mean {close[0]}?" if close else "see the configuration table in README.md"
+        lines.append(f"  {name}: no setting has this name ({hint})")
+    raise ConfigError(
+        "unknown environment variable(s):\n" + "\n".join(lines) + "\nfix the name, or unset it if it is not "
+        "meant for flight-gateway"
+    )
+
+
+def _resolve_demo(settings: Settings, config_file: Path | None, environment: dict[str, str]) -> Settings:
+    """`demo` unset: on only when nothing at all is configured; configured without tenants is an error."""
+    if settings.demo is not None:
+        return settings
+    if settings.tenants:
+        return settings.model_copy(update={"demo": False})
+    configured = [f"config file {config_file}"] if config_file is not None else []
+    configured += sorted(
+        name
+        for name in environment
+        if name.removeprefix(_PREFIX).lower() in Settings.model_fields
+        and name.removeprefix(_PREFIX).lower() not in _DEMO_NEUTRAL
+    )
+    if not configured:
+        return settings.model_copy(update={"demo": True})
+    raise ConfigError(
+        f"tenants: no tenants are configured, but the configuration is not empty ({', '.join(configured)}), so "
+        "the demo tenants are not served by default; declare [[tenants]] (env FLIGHT_GATEWAY_TENANTS, a JSON list), "
+        "or serve the demo on purpose with --demo (demo = true)"
+    )
+
+
+
+
+def load_settings(config_file: Path | None = None, *, serving: bool = False, **overrides: Any) -> Settings:
+    """Settings from flags (`overrides`), env and an optional TOML file; ConfigError if invalid.
+
+    `serving`: settings for `serve`, with `demo` decided (see `_resolve_demo`).
+    """
     if config_file is not None and not config_file.is_file():
         raise ConfigError(f"config file {config_file} does not exist or is not a file (--config)")
 
@@ -358,9 +458,13 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
             return tuple(sources)
 
     try:
-        return _FromFile(**{k: v for k, v in overrides.items() if v is not None})
+        settings = _FromFile(**given)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc)) from None
+    given = {k: v for k, v in overrides.items() if v is not None}
+    environment = _environment()
+        raise ConfigError(_describe(exc, config_file, environment, given)) from None
     except ValueError as exc:  # TOML syntax, or an env value that is not JSON where JSON is expected
         where = f"config file {config_file} or " if config_file else ""
         raise ConfigError(f"invalid configuration ({where}FLIGHT_GATEWAY_* environment): {exc}") from None
+    _check_environment(settings, environment)
+    return _resolve_demo(settings, config_file, environment) if serving else settings

@@ -12,6 +12,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from auth.secret_strength import weakness
+
 NAME = r"^[A-Za-z][A-Za-z0-9_-]{0,62}$"
 
 
@@ -169,3 +171,11 @@ class JwtIssuerConfig(BaseModel):
         default=30, ge=0, description="least time between JWKS refetches on an unknown kid"
     )
     allow_http_jwks_url: bool = False
+
+    @field_validator("shared_secret")
+    @classmethod
+    def _random_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        problem = None if value is None else weakness(value.get_secret_value())
+        if problem is not None:
+            raise ValueError(f"the shared secret {problem}")
+        return value

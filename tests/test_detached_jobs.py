@@ -365,7 +365,7 @@ def test_replicas_on_dynamodb_and_s3_share_results_and_cancels(moto: MotoService
     bucket = f"detached-{uuid.uuid4().hex[:12]}"
     moto.client("s3").create_bucket(Bucket=bucket)
     shared = {
-        "token_keys": {"k1": "a shared signing key of at least 32 characters"},
+        "token_keys": {"k1": "74e21d1171efd973ee7b232d7ddde276b8772aa5fc2a3798c06ef43973c90c93"},
         "job_store": "dynamodb",
         "dynamodb_table": f"jobs-{uuid.uuid4().hex[:10]}",
         "dynamodb_endpoint_url": moto.endpoint_url,

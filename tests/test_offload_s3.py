@@ -600,7 +600,7 @@ def _serve(tmp_path: Path, settings: dict[str, Any]) -> ServeProcess:
     with stderr_path.open("w") as stderr:
         process = subprocess.Popen(  # noqa: S603 - our own CLI, fixed argv
             [sys.executable, "-m", "flight_gateway.cli", "serve", "--port", "0", "--data-dir", str(data_dir),
-             "--demo-rows", "1000"],
+             "--demo-rows", "1000", "--demo"],
             stdout=subprocess.PIPE, stderr=stderr, text=True, env=_replica_env(settings),
         )  # fmt: skip
     assert process.stdout is not None

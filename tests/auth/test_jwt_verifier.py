@@ -27,7 +27,7 @@ HS_ISS = "https://hs.idp.test"
 RS_ISS = "https://rs.idp.test"
 ES_ISS = "https://es.idp.test"
 JWKS_ISS = "https://jwks.idp.test"
-SECRET = b"s" * 64
+SECRET = b"d41142c2cd7460b961b9870a6799d98e9c7d3c69cee8569642cddda45bfb7cf8"  # openssl rand -hex 32
 AUDIENCE = "flight-gateway"
 
 RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
