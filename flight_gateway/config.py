@@ -286,12 +286,12 @@ class Settings(BaseSettings):
         for kid, secret in value.items():
             if len(secret.get_secret_value()) < 32:
                 raise ValueError(f"key {kid!r} is shorter than 32 characters; use `openssl rand -hex 32`")
-        return value
-
-    @model_validator(mode="after")
             problem = weakness(secret.get_secret_value())
             if problem is not None:
                 raise ValueError(f"key {kid!r} {problem}")
+        return value
+
+    @model_validator(mode="after")
     def _tls_consistent(self) -> Settings:
         if (self.tls_cert_file is None) != (self.tls_key_file is None):
             raise ValueError("tls_cert_file and tls_key_file must be set together")
@@ -384,9 +384,6 @@ def _describe(
     return "invalid configuration:\n" + "\n".join(lines)
 
 
-def client_password() -> str | None:
-    """The password the `sql` client command uses, from FLIGHT_GATEWAY_PASSWORD (None: prompt)."""
-    return os.environ.get("FLIGHT_GATEWAY_PASSWORD") or None
 def _environment() -> dict[str, str]:
     """The FLIGHT_GATEWAY_* variables, names upper-cased (settings are read case-insensitively)."""
     return {name.upper(): value for name, value in os.environ.items() if name.upper().startswith(_PREFIX)}
@@ -432,6 +429,9 @@ def _resolve_demo(settings: Settings, config_file: Path | None, environment: dic
     )
 
 
+def client_password() -> str | None:
+    """The password the `sql` client command uses, from FLIGHT_GATEWAY_PASSWORD (None: prompt)."""
+    return os.environ.get("FLIGHT_GATEWAY_PASSWORD") or None
 
 
 def load_settings(config_file: Path | None = None, *, serving: bool = False, **overrides: Any) -> Settings:
@@ -457,11 +457,11 @@ def load_settings(config_file: Path | None = None, *, serving: bool = False, **o
                 sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
             return tuple(sources)
 
+    given = {k: v for k, v in overrides.items() if v is not None}
+    environment = _environment()
     try:
         settings = _FromFile(**given)
     except ValidationError as exc:
-    given = {k: v for k, v in overrides.items() if v is not None}
-    environment = _environment()
         raise ConfigError(_describe(exc, config_file, environment, given)) from None
     except ValueError as exc:  # TOML syntax, or an env value that is not JSON where JSON is expected
         where = f"config file {config_file} or " if config_file else ""
