@@ -662,7 +662,7 @@ def test_two_replicas_share_results_jobs_and_recovery(moto: MotoService, aws_env
         one.process.send_signal(signal.SIGKILL)
         with pytest.raises(fl.FlightError):
             reader.read_all()
-        clock.advance(3600)  # replica 1's last heartbeat is an hour old on replica 2's clock
+        clock.advance(60)  # replica 1's last heartbeat is a minute old on replica 2's clock (stale after 3 s)
         failed = wait_for(
             lambda: (j := job_action(client2, options, "GetJob", {"job_id": running_id}))["state"] == "FAILED" and j,
             "replica 2 to recover replica 1's job",
