@@ -27,6 +27,7 @@ from flight_gateway.protocol.commands import pack
 def _serve_debug(tmp_path: Path, moto: MotoService, bucket: str, aws_secret: str) -> ServeProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FLIGHT_GATEWAY_", "AWS_"))}
     env |= {
+        "FLIGHT_GATEWAY_DEMO": "true",  # the demo tenants, although other settings are given
         "FLIGHT_GATEWAY_DEMO_PASSWORD": PASSWORD,
         "FLIGHT_GATEWAY_OFFLOAD_TARGET": f"s3://{bucket}/results",
         "FLIGHT_GATEWAY_OFFLOAD_S3_ENDPOINT_URL": moto.endpoint_url,

@@ -32,8 +32,12 @@ HANDSHAKE_FAILED = "Handshake failed with error SSL_ERROR_SSL"
 def _serve(tmp_path: Path, mutual: bool) -> ServeProcess:
     files = write_files(tmp_path, PKI.server.cert_pem, PKI.server.key_pem, PKI.ca.cert_pem if mutual else None)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FLIGHT_GATEWAY_", "GRPC_VERBOSITY", "GRPC_TRACE"))}
-    env |= {"FLIGHT_GATEWAY_DEMO_PASSWORD": PASSWORD, "FLIGHT_GATEWAY_TLS_CERT_FILE": str(files.cert_file),
-            "FLIGHT_GATEWAY_TLS_KEY_FILE": str(files.key_file)}  # fmt: skip
+    env |= {
+        "FLIGHT_GATEWAY_DEMO": "true",  # the demo tenants, although TLS settings are given
+        "FLIGHT_GATEWAY_DEMO_PASSWORD": PASSWORD,
+        "FLIGHT_GATEWAY_TLS_CERT_FILE": str(files.cert_file),
+        "FLIGHT_GATEWAY_TLS_KEY_FILE": str(files.key_file),
+    }
     if files.client_ca_file is not None:
         env["FLIGHT_GATEWAY_TLS_CLIENT_CA_FILE"] = str(files.client_ca_file)
     data_dir, stderr_path = tmp_path / "data", tmp_path / "serve.stderr"
