@@ -416,7 +416,8 @@ def test_a_query_running_when_the_gateway_was_killed_fails_after_restart(tmp_pat
 
 
 def test_never_fetched_jobs_are_cancelled_once_their_ticket_expired(tmp_path: Path) -> None:
-    running = start_gateway(tmp_path, ticket_ttl_seconds=10)
+    clock = ManualClock()  # the ticket expires when the test says, however slow the machine
+    running = start_gateway(tmp_path, clock=clock, ticket_ttl_seconds=10)
     try:
         client, options = running.flight_client("acme")
         with client:
@@ -426,7 +427,7 @@ def test_never_fetched_jobs_are_cancelled_once_their_ticket_expired(tmp_path: Pa
             housekeeper = running.gateway.housekeeper
             assert housekeeper is not None
             assert housekeeper.sweep().never_fetched == 0  # its ticket is still good
-            report = housekeeper.sweep(time.time() + 10 + TICKET_GRACE_SECONDS + 1)
+            report = housekeeper.sweep(clock() + 10 + TICKET_GRACE_SECONDS + 1)
             assert report.never_fetched == 1 and report.recovered == 0
             seen = job_action(client, options, "GetJob", {"job_id": job["id"]})
         assert seen["state"] == "CANCELLED" and seen["error_code"] == "NEVER_FETCHED", seen
