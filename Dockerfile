@@ -27,8 +27,9 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY auth ./auth
 COPY flight_gateway ./flight_gateway
-# The image carries every engine's driver: PostgreSQL, Redshift and the AWS SDK (S3 offload,
-# DynamoDB job store, IAM credentials). The simulator's extras (a PostgreSQL server, moto) stay out.
+# The image carries every engine's driver: PostgreSQL (ADBC), Redshift (psycopg) and the AWS SDK (S3
+# offload, DynamoDB job store, IAM credentials). The simulator's extra (a PostgreSQL server, moto,
+# sqlglot, redshift-connector) and the test tools stay out (tests/test_optional_extras.py checks it).
 RUN pip wheel --wheel-dir /wheels ".[postgres,redshift,aws]"
 
 # --- runtime: only the installed wheels, running as an unprivileged user ----------------------
