@@ -272,6 +272,7 @@ def build(settings: Settings, *, clock: Callable[[], float] = time.time) -> Gate
         jobs,
         batch_rows=settings.batch_rows,
         store_sql_text=settings.store_sql_text,
+        max_statement_bytes=settings.max_statement_bytes,
         pump=pump,
         instance_id=housekeeper.instance_id,
         retention_seconds=settings.job_retention_days * 86_400,

@@ -183,6 +183,9 @@ class Settings(BaseSettings):
     )
     max_streams: int = Field(default=64, ge=1, le=4096, description="result streams read concurrently")
     store_sql_text: bool = False
+    max_statement_bytes: int = Field(
+        default=1 << 20, ge=1024, description="largest SQL statement accepted (UTF-8 bytes); larger ones are refused"
+    )
     job_retention_days: float = Field(
         default=30, gt=0, le=36_500, description="job records are deleted this long after they were created"
     )

@@ -19,6 +19,7 @@ from flight_gateway.engines.base import Catalog, Engine, EngineSession, IngestTa
 from flight_gateway.errors import GatewayError, Status, cancelled
 from flight_gateway.jobs import Job, JobState, JobStore, fingerprint
 from flight_gateway.jobs.history import tenant_job
+from flight_gateway.policy.statement_text import check_statement_text
 from flight_gateway.streaming import BatchPump, Opened
 
 log = logging.getLogger("flight_gateway.execution")
@@ -44,12 +45,14 @@ class Executor:
         instance_id: str = "",
         retention_seconds: float | None = None,
         clock: Callable[[], float] = time.time,
+        max_statement_bytes: int = 1 << 20,
     ) -> None:
         self._engines = dict(engines)
         self._pump = pump
         self.jobs = jobs
         self._batch_rows = batch_rows
         self._store_sql = store_sql_text
+        self._max_statement_bytes = max_statement_bytes
         self._clock = clock
         self._instance_id = instance_id
         self._retention = retention_seconds
@@ -69,6 +72,8 @@ class Executor:
         return engine
 
     def describe(self, ctx: RequestContext, sql: str, params: pa.RecordBatch | None = None) -> StatementShape:
+        # Every statement of every command is described first: the one place its text is checked.
+        check_statement_text(sql, self._max_statement_bytes)
         with self._engine(ctx).session(ctx.tenant) as session:
             return session.describe(sql, params)
 
@@ -275,6 +280,8 @@ class Executor:
         return self._counted(ctx, sql, kind, lambda session: session.execute_update(sql, params))
 
     def ingest(self, ctx: RequestContext, target: IngestTarget, data: pa.RecordBatchReader) -> int:
+        for name in (target.table, target.schema, target.catalog):
+            check_statement_text(name or "", self._max_statement_bytes, "the ingest target's name")
         return self._counted(ctx, f"INGEST INTO {target.table}", "ingest", lambda session: session.ingest(target, data))
 
     def _counted(self, ctx: RequestContext, sql: str, kind: str, run: Callable[[EngineSession], int]) -> int:

@@ -38,6 +38,7 @@ from flight_gateway.engines.postgres_sql import (
     statement_kind,
 )
 from flight_gateway.errors import GatewayError, cancelled, invalid, unimplemented
+from flight_gateway.policy import check_understood
 
 if TYPE_CHECKING:
     from adbc_driver_postgresql.dbapi import Connection, Cursor
@@ -142,6 +143,7 @@ class PostgresSession:
             raise unimplemented(
                 "NO_TRANSACTIONS", "transaction control is not supported; each statement commits on its own"
             )
+        check_understood(self._tenant, classified.problem)
         sql = self._engine.placeholders.get(sql)
         try:
             driver_params, driver_result = self._describe_driver(sql)

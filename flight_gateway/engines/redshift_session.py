@@ -28,6 +28,7 @@ from flight_gateway.engines.redshift_fetch import fetch_chunks
 from flight_gateway.engines.redshift_types import BatchDecoder, arrow_type
 from flight_gateway.engines.redshift_unload import unload_statement
 from flight_gateway.errors import GatewayError, Status, invalid, unimplemented
+from flight_gateway.policy import check_understood
 from flight_gateway.policy.pg_classify import TRANSACTION_CONTROL, Classified, classify
 
 if TYPE_CHECKING:
@@ -119,6 +120,7 @@ class RedshiftSession:
             return self._shape[1]  # ADBC clients describe, then execute: one round trip saved
         classified = classify(sql)
         refuse_session_and_s3_statements(classified)
+        check_understood(self._tenant, classified.problem)
         conn = self.connection
         try:
             # The unnamed statement: Parse + Describe, nothing runs and nothing is kept. Sent the

@@ -23,17 +23,23 @@ def restricted(tenant: Tenant) -> bool:
     return not SQL_CLASSES <= tenant.allowed_statements
 
 
+def check_understood(tenant: Tenant, unclassified: str | None) -> None:
+    """Text the engine could not classify (`unclassified` says why) is refused to restricted
+    tenants (fail closed) and left to the database for the others. Engines call this before the
+    database sees the text, so the refusal is the same whatever the database would answer."""
+    if unclassified is not None and restricted(tenant):
+        allowed = ", ".join(sorted(tenant.allowed_statements)) or "none"
+        raise denied(
+            "STATEMENT_NOT_UNDERSTOOD",
+            f"the gateway cannot tell what this statement does ({unclassified}); tenant "
+            f"{tenant.id!r} may run only {allowed} statements, so it is refused. Send one plain statement",
+        )
+
+
 def check_statement(tenant: Tenant, shape: StatementShape) -> None:
-    """Every class the statement falls in must be allowed; text the engine could not classify
-    is refused to restricted tenants (fail closed) and left to the database for the others."""
+    """Every class the statement falls in must be allowed (see check_understood for the rest)."""
     if shape.unclassified is not None:
-        if restricted(tenant):
-            allowed = ", ".join(sorted(tenant.allowed_statements)) or "none"
-            raise denied(
-                "STATEMENT_NOT_UNDERSTOOD",
-                f"the gateway cannot tell what this statement does ({shape.unclassified}); tenant "
-                f"{tenant.id!r} may run only {allowed} statements, so it is refused. Send one plain statement",
-            )
+        check_understood(tenant, shape.unclassified)
         return
     for kind in sorted(shape.statement_classes, key=lambda k: k.value):
         check_statement_class(tenant, kind.value)

@@ -78,9 +78,7 @@ def classify(sql: str) -> Classified:
 
 def _may_differ(first: Lexed, reading: Reading) -> bool:
     """Whether `reading` can see other tokens than the first reading did (which saw `first`)."""
-    return (reading.backslash_strings and first.backslash_in_string) or (
-        reading.unicode_spaces and first.unicode_space
-    )
+    return (reading.backslash_strings and first.backslash_in_string) or (reading.unicode_spaces and first.unicode_space)
 
 
 def _classify_tokens(tokens: list[Token]) -> Classified:

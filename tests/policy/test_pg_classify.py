@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 import pytest
-from spellings import QUERIES, REDSHIFT_REFUSED, SPELLINGS, Spelling, nested
+from statement_spellings import QUERIES, REDSHIFT_REFUSED, SPELLINGS, Spelling, nested
 
 from auth import Tenant
 from flight_gateway.engines.base import StatementKind, StatementShape

@@ -35,7 +35,7 @@ def _comment_spellings() -> list[Spelling]:
         out += [
             Spelling(f"nested-{depth}-leading", f"{c} {{dml}}", "dml"),
             Spelling(f"nested-{depth}-tight", f"{c}{{dml}}", "dml"),
-            Spelling(f"nested-{depth}-in-parens", f"({c} {{dml}} RETURNING 1)", "dml"),
+            Spelling(f"nested-{depth}-in-parens", f"WITH w AS ({c} {{dml}} RETURNING 1) ({c} SELECT 1 FROM w)", "dml"),
             Spelling(f"nested-{depth}-in-cte", f"WITH w AS ({c} {{dml}} RETURNING 1) SELECT 1 FROM w", "dml"),
             Spelling(f"nested-{depth}-after-explain", f"EXPLAIN {c} ANALYZE {c} {{dml}}", "dml"),
             Spelling(f"nested-{depth}-ddl", f"{c} {{ddl}}", "ddl"),

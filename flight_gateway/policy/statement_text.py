@@ -1,0 +1,26 @@
+"""Statement text every engine refuses before it is read: NUL characters and oversized text.
+
+PostgreSQL's wire protocol ends a string at NUL, so `SELECT 1\\x00; SET ROLE other` would run
+only what precedes the NUL while the gateway classified the whole; no engine gets text with NUL.
+The size limit (`max_statement_bytes`) bounds what one statement costs the gateway to read,
+classify, sign into tickets and keep.
+"""
+
+from __future__ import annotations
+
+from flight_gateway.errors import invalid
+
+
+def check_statement_text(text: str, max_bytes: int, what: str = "the SQL statement") -> None:
+    if "\x00" in text:
+        raise invalid(
+            "NUL_IN_STATEMENT",
+            f"{what} contains a NUL character (\\x00), which databases read as the end of the text; remove it",
+        )
+    # UTF-8 is at most 4 bytes a character: short texts need no encoding to be measured.
+    if len(text) * 4 > max_bytes and (size := len(text.encode("utf-8", "surrogatepass"))) > max_bytes:
+        raise invalid(
+            "STATEMENT_TOO_LARGE",
+            f"{what} is {size} bytes, over the limit of {max_bytes} bytes (setting max_statement_bytes); "
+            "send a smaller statement, or bind large values as parameters",
+        )
