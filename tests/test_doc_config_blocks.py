@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from flight_gateway.config import ConfigError, Settings, load_settings
 
@@ -105,7 +106,7 @@ def _assignments(tokens: Iterable[str]) -> dict[str, str]:
 
 
 def _assert_no_placeholder_secret(settings: Settings, block: Block) -> None:
-    secrets = {f"token_keys.{kid}": key for kid, key in settings.token_keys.items()}
+    secrets: dict[str, SecretStr | None] = {f"token_keys.{kid}": key for kid, key in settings.token_keys.items()}
     secrets |= {f"jwt_issuers.{i}.shared_secret": j.shared_secret for i, j in enumerate(settings.jwt_issuers)}
     for key, secret in secrets.items():
         assert secret is None or not _PLACEHOLDER.search(secret.get_secret_value()), (
