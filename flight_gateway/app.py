@@ -20,6 +20,7 @@ from auth.flight import MIDDLEWARE_KEY, AuthMiddlewareFactory, NoopHandshake
 from auth.jwt_verifier import JwtIssuer, JwtVerifier
 from auth.model import TenantLimits
 from auth.rate_limit import FailureLimiter
+from auth.secret_strength import weakness
 from auth.tls import (
     CertField,
     CertificateMapping,
@@ -107,7 +108,11 @@ def _signing_keys(settings: Settings) -> tuple[dict[str, bytes], str]:
         return keys, active
     # Without configured keys the gateway keeps one in its data dir, so a restart does not
     # log clients out; replicas must share configured keys instead.
-    secret = _private_file(settings.data_dir / "signing-key", secrets.token_hex(32))
+    path = settings.data_dir / "signing-key"
+    secret = _private_file(path, secrets.token_hex(32))
+    problem = weakness(secret)
+    if problem is not None:
+        raise ConfigError(f"{path}: the kept signing key {problem}, or delete the file to have one generated")
     return {"local": secret.encode()}, "local"
 
 

@@ -217,3 +217,13 @@ def test_serve_refuses_the_old_readme_placeholder_as_a_signing_key(tmp_path: Pat
     assert result.returncode == 2, (result.stdout, result.stderr)
     assert "token_keys: key '2026-11'" in result.stderr and "openssl rand -hex 32" in result.stderr
     assert OLD_README_PLACEHOLDER not in result.stderr and "listening" not in result.stdout
+
+
+def test_serve_refuses_a_guessable_signing_key_kept_in_the_data_dir(tmp_path: Path) -> None:
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "signing-key").write_text("changeme" * 8 + "\n")
+    result = _cli(tmp_path, env={})
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "signing-key: the kept signing key reads like words" in result.stderr
+    assert "openssl rand -hex 32" in result.stderr and "changeme" not in result.stderr
+    assert "listening" not in result.stdout and "Traceback" not in result.stderr
