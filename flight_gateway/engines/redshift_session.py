@@ -65,10 +65,6 @@ def _placeholders(sql: str) -> str:
     return question_marks_to_dollars(sql) or sql
 
 
-def first_word(sql: str) -> str:
-    return classify(sql).keyword
-
-
 def refuse_session_and_s3_statements(classified: Classified) -> None:
     """The refusals hold for every tenant, whatever the spelling: any statement keyword of any
     reading of the text counts, and text the gateway cannot read at all is refused too."""
@@ -103,6 +99,7 @@ class RedshiftSession:
         self._tenant = tenant
         self._engine = engine
         self._shape: tuple[str, StatementShape, list[int]] | None = None
+        self._classified: tuple[str, Classified] | None = None
         self._cancel_requested = False
 
     @property
@@ -114,11 +111,17 @@ class RedshiftSession:
             self._lease.broken = True
         return map_postgres_error(exc, cancel_requested=self._cancel_requested)
 
+    def _classify(self, sql: str) -> Classified:
+        """What the statement is, read once per session (describe, then execute or unload)."""
+        if self._classified is None or self._classified[0] != sql:
+            self._classified = (sql, classify(sql))
+        return self._classified[1]
+
     def describe(self, sql: str, params: pa.RecordBatch | None = None) -> StatementShape:
         sql = _placeholders(sql)
         if self._shape is not None and self._shape[0] == sql:
             return self._shape[1]  # ADBC clients describe, then execute: one round trip saved
-        classified = classify(sql)
+        classified = self._classify(sql)
         refuse_session_and_s3_statements(classified)
         check_understood(self._tenant, classified.problem)
         conn = self.connection
@@ -154,7 +157,7 @@ class RedshiftSession:
             raise invalid("NO_RESULT", "the statement returns no result set; run it as an update")
         assert self._shape is not None  # noqa: S101 - describe() just set it
         decode = BatchDecoder(shape.schema, self._shape[2])
-        stream = self._stream(sql, rows[0], batch_rows, decode, retry=first_word(sql) in _READS)
+        stream = self._stream(sql, rows[0], batch_rows, decode, retry=self._classify(sql).keyword in _READS)
         return pa.RecordBatchReader.from_batches(shape.schema, stream)
 
     def _stream(
@@ -200,7 +203,7 @@ class RedshiftSession:
 
     def estimate_rows(self, sql: str, params: pa.RecordBatch | None) -> int | None:
         sql = _placeholders(sql)
-        if first_word(sql) not in ("SELECT", "WITH"):
+        if self._classify(sql).keyword not in ("SELECT", "WITH"):
             return None
         try:
             cursor = psycopg.RawCursor(self.connection)
@@ -214,7 +217,7 @@ class RedshiftSession:
 
     def execute_update(self, sql: str, params: pa.RecordBatch | None) -> int:
         sql = _placeholders(sql)
-        refuse_session_and_s3_statements(classify(sql))
+        refuse_session_and_s3_statements(self._classify(sql))
         total = 0
         try:
             self._begin()
@@ -234,7 +237,8 @@ class RedshiftSession:
         caller writes the parts itself."""
         sql = _placeholders(sql)
         role = self._engine.config.unload_iam_role
-        if role is None or (params is not None and params.num_columns) or first_word(sql) not in ("SELECT", "WITH"):
+        query = self._classify(sql).keyword in ("SELECT", "WITH")
+        if role is None or (params is not None and params.num_columns) or not query:
             return False
         statement = unload_statement(sql, s3_prefix, role, self._engine.config.unload_max_file_size_mb)
         try:

@@ -82,15 +82,23 @@ def _may_differ(first: Lexed, reading: Reading) -> bool:
 
 
 def _classify_tokens(tokens: list[Token]) -> Classified:
+    statements: list[list[Token]] = [[]]
     depth = 0
-    for token in tokens:
-        if token.type is TokenType.PUNCT and token.text in "()":
-            depth += 1 if token.text == "(" else -1
-            if depth < 0:
-                break
+    for token in tokens:  # one pass: parentheses balanced, statements cut at `;`
+        if token.type is TokenType.PUNCT:
+            if token.text == "(":
+                depth += 1
+            elif token.text == ")":
+                depth -= 1
+                if depth < 0:
+                    break
+            elif token.text == ";":
+                statements.append([])
+                continue
+        statements[-1].append(token)
     if depth:
         return Classified(frozenset(), (), "the parentheses do not balance", readable=False)
-    statements = [s for s in _split(tokens, ";") if s]
+    statements = [s for s in statements if s]
     if not statements:
         return Classified(frozenset(), (), "the text holds no statement", readable=False)
     if len(statements) > 1:
@@ -183,9 +191,19 @@ def _top_level(tokens: list[Token]) -> Iterator[tuple[int, Token]]:
 def _query_kinds(tokens: list[Token]) -> frozenset[StatementKind]:
     """A SELECT is a query, unless it creates a table (SELECT … INTO) or hides a data-modifying
     statement in parentheses (PostgreSQL refuses those; the gateway does not rely on it)."""
-    into = any(token.keyword == "INTO" for _, token in _top_level(tokens))
+    into = modifies = False
+    depth = 0
+    for index, token in enumerate(tokens):
+        if token.type is TokenType.PUNCT:
+            if token.text == "(":
+                depth += 1
+                modifies = modifies or _modifies(tokens, index + 1)
+            elif token.text == ")":
+                depth -= 1
+        elif depth == 0 and token.type is TokenType.WORD and len(token.text) == 4 and token.keyword == "INTO":
+            into = True
     kinds = {DDL if into else QUERY}
-    if any(_is(tokens, index, "(") and _modifies(tokens, index + 1) for index in range(len(tokens))):
+    if modifies:
         kinds.add(DML)
     return frozenset(kinds)
 

@@ -13,6 +13,7 @@ server, and not to us). Text this cannot read raises LexError: callers fail clos
 from __future__ import annotations
 
 import enum
+import functools
 import re
 from dataclasses import dataclass
 
@@ -59,134 +60,108 @@ class Lexed:
     unicode_space: bool
 
 
-_SPACE = re.compile(r"[ \t\n\r\f\v]+")
-_WORD = re.compile(r"[A-Za-z_\x80-\U0010ffff][A-Za-z_0-9$\x80-\U0010ffff]*")
 _UNICODE_SPACE = re.compile(r"[^\S\x00-\x7f]")  # whitespace, not ASCII
-_SPACE_OR_UNICODE = re.compile(r"(?:[ \t\n\r\f\v]|[^\S\x00-\x7f])+")
-_WORD_NO_UNICODE_SPACE = re.compile(
-    r"(?![^\S\x00-\x7f])[A-Za-z_\x80-\U0010ffff](?:(?![^\S\x00-\x7f])[A-Za-z_0-9$\x80-\U0010ffff])*"
-)
-_NUMBER = re.compile(r"0[xXoObB][0-9A-Fa-f_]+|(?:\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)(?:[eE][+-]?\d+)?")
-_PARAM = re.compile(r"\$\d+")
-_DOLLAR = re.compile(r"\$(?:[A-Za-z_\x80-\U0010ffff][A-Za-z_0-9\x80-\U0010ffff]*)?\$")
-_COMMENT_MARK = re.compile(r"/\*|\*/")
-_OPERATOR_CHARS = frozenset("~!@#^&|`?+-*/%<>=")
-# Bodies up to and including the closing quote (possessive: a body never gives a quote back).
-_PLAIN_BODY = re.compile(r"[^']*+(?:''[^']*+)*+'")
-_ESCAPE_BODY = re.compile(r"[^'\\]*+(?:(?:\\[\s\S]|'')[^'\\]*+)*+'")
-_BIT_BODY = re.compile(r"[^']*+'")
-_IDENT_BODY = re.compile(r'[^"]*+(?:""[^"]*+)*+"')
+_PLAIN_BODY = r"[^']*+(?:''[^']*+)*+'"  # up to the closing quote; '' is a quote
+_ESCAPE_BODY = r"[^'\\]*+(?:(?:\\[\s\S]|'')[^'\\]*+)*+'"  # \x escapes too
+_BIT_BODY = r"[^']*+'"
 # scan.l's quotecontinue: whitespace holding a newline (line comments allowed), then a quote.
-_CONTINUE = re.compile(r"(?:[ \t\f\v]|--[^\n\r]*+)*+[\n\r](?:[ \t\n\r\f\v]++|--[^\n\r]*+[\n\r])*+'")
+_CONTINUE = r"(?:[ \t\f\v]|--[^\n\r]*+)*+[\n\r](?:[ \t\n\r\f\v]++|--[^\n\r]*+[\n\r])*+'"
+_TAG = r"(?:[A-Za-z_\x80-\U0010ffff][A-Za-z_0-9\x80-\U0010ffff]*)?"
+_KINDS = {
+    "estr": TokenType.STRING, "bstr": TokenType.STRING, "nstr": TokenType.STRING, "ustr": TokenType.STRING,
+    "str": TokenType.STRING, "dollar": TokenType.STRING, "uident": TokenType.QUOTED, "ident": TokenType.QUOTED,
+    "param": TokenType.PARAM, "word": TokenType.WORD, "number": TokenType.NUMBER, "op": TokenType.OPERATOR,
+    "other": TokenType.PUNCT,
+}  # fmt: skip
+
+
+def _string(opening: str, body: str) -> str:
+    """A string from its opening through every continuation of it, in the same state."""
+    return f"{opening}{body}(?:{_CONTINUE}{body})*+"
+
+
+@functools.cache
+def _pattern(reading: Reading) -> re.Pattern[str]:
+    """One token (or space, or comment start) at a time, first alternative first, as scan.l's
+    rules resolve: string prefixes before words, comments before operators."""
+    plain = _ESCAPE_BODY if reading.backslash_strings else _PLAIN_BODY
+    if reading.unicode_spaces:
+        space = r"(?:[ \t\n\r\f\v]|[^\S\x00-\x7f])+"
+        word = r"(?![^\S\x00-\x7f])[A-Za-z_\x80-\U0010ffff](?:(?![^\S\x00-\x7f])[A-Za-z_0-9$\x80-\U0010ffff])*"
+    else:
+        space = r"[ \t\n\r\f\v]+"
+        word = r"[A-Za-z_\x80-\U0010ffff][A-Za-z_0-9$\x80-\U0010ffff]*"
+    # Ordered for speed (the common tokens first); where two could start at the same place the
+    # earlier one is scan.l's choice: a word is no string prefix (E'', B'', X'', N'', U&''), an
+    # operator stops where a comment starts, a $1 parameter is no dollar quote.
+    alternatives = {
+        "space": space,
+        "word": rf"(?![eEbBxXnN]'|[uU]&['\"]){word}",
+        "op": r"(?:(?!--|/\*)[~!@#^&|`?+\-*/%<>=])+",
+        "number": r"0[xXoObB][0-9A-Fa-f_]+|(?:\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)(?:[eE][+-]?\d+)?",
+        "str": _string("'", plain),
+        "ident": r'"[^"]*+(?:""[^"]*+)*+"',
+        "param": r"\$\d+",
+        "dollar": rf"\$(?P<tag>{_TAG})\$[\s\S]*?\$(?P=tag)\$",
+        "unclosed_dollar": rf"\${_TAG}\$",
+        "line": r"--[^\n\r]*+",
+        "block": r"/\*",
+        "estr": _string("[eE]'", _ESCAPE_BODY),
+        "bstr": _string("[bBxX]'", _BIT_BODY),
+        "nstr": _string("[nN]'", plain),
+        "ustr": _string("[uU]&'", _PLAIN_BODY),
+        "uident": r'[uU]&"[^"]*+(?:""[^"]*+)*+"',
+        "unclosed_prefixed": r"[eEbBxXnN]'|[uU]&['\"]",  # the string after a prefix must close
+        "other": r"[\s\S]",
+    }
+    return re.compile("|".join(f"(?P<{name}>{rx})" for name, rx in alternatives.items()))
+
+
+_COMMENT_MARK = re.compile(r"/\*|\*/")
+_UNCLOSED = {
+    "'": "a quoted string is not closed",
+    '"': 'a quoted identifier is not closed (")',
+    "\x00": "the text holds a NUL character",
+}
 
 
 def lex(sql: str, reading: Reading | None = None) -> Lexed:
-    return _Lexer(sql, reading or Reading()).run()
+    pattern = _pattern(reading or Reading())
+    tokens: list[Token] = []
+    append = tokens.append
+    backslash = unicode_space = False
+    pos: int | None = 0
+    while pos is not None:
+        start, pos = pos, None
+        for match in pattern.finditer(sql, start):
+            kind = match.lastgroup
+            if kind == "space" or kind == "line":
+                continue
+            token_type = _KINDS.get(kind or "")
+            if token_type is not None:
+                text = match.group()
+                append(Token(token_type, text))
+                if kind == "word":
+                    unicode_space = unicode_space or (not text.isascii() and bool(_UNICODE_SPACE.search(text)))
+                elif kind == "str" or kind == "nstr":
+                    backslash = backslash or "\\" in text
+                elif kind == "other" and text in _UNCLOSED:
+                    raise LexError(_UNCLOSED[text])
+            elif kind == "block":  # nesting is beyond a regular expression: go on after the comment
+                pos = _block_comment(sql, match.start())
+                break
+            else:  # an opening whose string never closes
+                what = "dollar-quoted string" if kind == "unclosed_dollar" else "quoted string"
+                raise LexError(f"a {what} is not closed ({match.group()})")
+    return Lexed(tokens, backslash, unicode_space)
 
 
-class _Lexer:
-    def __init__(self, sql: str, reading: Reading) -> None:
-        self.sql = sql
-        self.reading = reading
-        self.tokens: list[Token] = []
-        self.backslash_in_string = False
-        self.unicode_space = False
-        unicode = reading.unicode_spaces
-        self.space = _SPACE_OR_UNICODE if unicode else _SPACE
-        self.word = _WORD_NO_UNICODE_SPACE if unicode else _WORD
-
-    def run(self) -> Lexed:
-        sql, pos = self.sql, 0
-        while pos < len(sql):
-            pos = self._next(pos)
-        return Lexed(self.tokens, self.backslash_in_string, self.unicode_space)
-
-    def _add(self, kind: TokenType, start: int, end: int) -> int:
-        self.tokens.append(Token(kind, self.sql[start:end]))
-        return end
-
-    def _next(self, pos: int) -> int:  # noqa: C901 - one branch per scan.l start condition
-        sql = self.sql
-        ch, pair = sql[pos], sql[pos : pos + 2]
-        if match := self.space.match(sql, pos):
-            return match.end()
-        if pair == "--":
-            return _line_end(sql, pos)
-        if pair == "/*":
-            return self._block_comment(pos)
-        if ch == "'":
-            body = _ESCAPE_BODY if self.reading.backslash_strings else _PLAIN_BODY
-            return self._string(pos, pos + 1, body, plain=True)
-        if ch == '"':
-            return self._quoted(pos, pos + 1)
-        if ch in "eE" and sql[pos + 1 : pos + 2] == "'":
-            return self._string(pos, pos + 2, _ESCAPE_BODY, plain=False)
-        if ch in "bBxX" and sql[pos + 1 : pos + 2] == "'":
-            return self._string(pos, pos + 2, _BIT_BODY, plain=False)
-        if ch in "nN" and sql[pos + 1 : pos + 2] == "'":  # national: an ordinary string after the N
-            body = _ESCAPE_BODY if self.reading.backslash_strings else _PLAIN_BODY
-            return self._string(pos, pos + 2, body, plain=True)
-        if ch in "uU" and sql[pos + 1 : pos + 3] == "&'":
-            return self._string(pos, pos + 3, _PLAIN_BODY, plain=False)
-        if ch in "uU" and sql[pos + 1 : pos + 3] == '&"':
-            return self._quoted(pos, pos + 3)
-        if ch == "$":
-            return self._dollar(pos)
-        if match := self.word.match(sql, pos):
-            self.unicode_space = self.unicode_space or bool(_UNICODE_SPACE.search(match.group()))
-            return self._add(TokenType.WORD, pos, match.end())
-        if match := _NUMBER.match(sql, pos):
-            return self._add(TokenType.NUMBER, pos, match.end())
-        if ch in _OPERATOR_CHARS:
-            end = pos + 1
-            # An operator stops where a comment starts (scan.l truncates it there).
-            while end < len(sql) and sql[end] in _OPERATOR_CHARS and sql[end : end + 2] not in ("--", "/*"):
-                end += 1
-            return self._add(TokenType.OPERATOR, pos, end)
-        if ch == "\x00":
-            raise LexError("the text holds a NUL character")
-        return self._add(TokenType.PUNCT, pos, pos + 1)
-
-    def _block_comment(self, pos: int) -> int:
-        depth, at = 1, pos + 2
-        while depth:
-            mark = _COMMENT_MARK.search(self.sql, at)
-            if mark is None:
-                raise LexError("a /* comment is not closed")
-            depth += 1 if mark.group() == "/*" else -1
-            at = mark.end()
-        return at
-
-    def _string(self, start: int, body_start: int, body: re.Pattern[str], *, plain: bool) -> int:
-        at = body_start
-        while True:
-            match = body.match(self.sql, at)
-            if match is None:
-                raise LexError("a quoted string is not closed")
-            if plain and "\\" in match.group():
-                self.backslash_in_string = True
-            again = _CONTINUE.match(self.sql, match.end())
-            if again is None:
-                return self._add(TokenType.STRING, start, match.end())
-            at = again.end()  # the same string goes on after a newline, in the same state
-
-    def _quoted(self, start: int, body_start: int) -> int:
-        match = _IDENT_BODY.match(self.sql, body_start)
-        if match is None:
-            raise LexError('a quoted identifier is not closed (")')
-        return self._add(TokenType.QUOTED, start, match.end())
-
-    def _dollar(self, pos: int) -> int:
-        if match := _PARAM.match(self.sql, pos):
-            return self._add(TokenType.PARAM, pos, match.end())
-        if match := _DOLLAR.match(self.sql, pos):
-            end = self.sql.find(match.group(), match.end())
-            if end < 0:
-                raise LexError(f"a dollar-quoted string is not closed ({match.group()})")
-            return self._add(TokenType.STRING, pos, end + len(match.group()))
-        return self._add(TokenType.PUNCT, pos, pos + 1)
-
-
-def _line_end(sql: str, pos: int) -> int:
-    ends = [at for at in (sql.find("\n", pos), sql.find("\r", pos)) if at >= 0]
-    return min(ends) if ends else len(sql)
+def _block_comment(sql: str, start: int) -> int:
+    depth, at = 1, start + 2
+    while depth:
+        mark = _COMMENT_MARK.search(sql, at)
+        if mark is None:
+            raise LexError("a /* comment is not closed")
+        depth += 1 if mark.group() == "/*" else -1
+        at = mark.end()
+    return at

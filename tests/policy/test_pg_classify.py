@@ -158,6 +158,16 @@ def test_lexer_tokens_follow_scan_l() -> None:
     assert [t.text for t in lex("'a\\' || '\\' || 'b'").tokens] == ["'a\\'", "||", "'\\'", "||", "'b'"]
     with pytest.raises(LexError):  # 'a\' || ' then \ then ' || ' then b' left open
         lex("'a\\' || '\\' || 'b'", Reading(backslash_strings=True))
+    # A word is no string prefix unless it is exactly one (scan.l's longest match); comments end operators.
+    assert [t.text for t in lex("ex'y' u&\"q\" N'n' 1--c\n+/*/**/*/x").tokens] == [
+        "ex",
+        "'y'",
+        'u&"q"',
+        "N'n'",
+        "1",
+        "+",
+        "x",
+    ]
     with pytest.raises(LexError):
         lex("/* /* */")
 
