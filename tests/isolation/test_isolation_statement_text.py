@@ -17,6 +17,8 @@ from conftest import PASSWORD, RunningGateway, start_gateway
 
 from auth import hash_password
 from flight_gateway.config import Settings
+from flight_gateway.errors import GatewayError, Status
+from flight_gateway.policy.statement_text import check_statement_text
 from flight_gateway.protocol import flightsql_pb2 as pb
 from flight_gateway.protocol.commands import pack
 from isolation.conftest import _postgres_gateway, _redshift_gateway
@@ -116,6 +118,13 @@ def test_a_statement_at_the_limit_runs(gateway: RunningGateway) -> None:
         assert cur.fetchall() == [(1,)]
         with pytest.raises(Exception, match="error_code=STATEMENT_TOO_LARGE"):
             cur.execute(sql + " ")
+
+
+def test_the_limit_counts_utf8_bytes() -> None:
+    check_statement_text("é" * 512, 1024)  # 1,024 bytes: at the limit
+    with pytest.raises(GatewayError, match="1026 bytes, over the limit of 1024 bytes") as refused:
+        check_statement_text("é" * 513, 1024)
+    assert (refused.value.status, refused.value.code) == (Status.INVALID_ARGUMENT, "STATEMENT_TOO_LARGE")
 
 
 def test_the_limit_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
