@@ -87,35 +87,55 @@ class TenantLimitsConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    max_concurrent_statements: int | None = Field(default=None, ge=1)
-    max_result_rows: int | None = Field(default=None, ge=1)
-    statement_timeout_seconds: float | None = Field(default=None, gt=0)
-    requests_per_minute: int | None = Field(default=None, ge=1)
+    max_concurrent_statements: int | None = Field(
+        default=None, ge=1, description="declared and validated, not enforced yet"
+    )
+    max_result_rows: int | None = Field(default=None, ge=1, description="declared and validated, not enforced yet")
+    statement_timeout_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        description="the server's statement_timeout on PostgreSQL and Redshift engines (wins over the engine's); "
+        "not enforced on DuckDB yet",
+    )
+    requests_per_minute: int | None = Field(default=None, ge=1, description="declared and validated, not enforced yet")
 
 
 class TenantConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    id: str = Field(pattern=_NAME)
+    id: str = Field(pattern=_NAME, description="a letter, then up to 62 letters, digits, `_` or `-`")
     engine: str = Field(
         default="duckdb", pattern=_NAME, description="`duckdb` (embedded) or the name of an [[engines]] entry"
     )
     database: str | None = Field(
         default=None, description="DuckDB file for this tenant; default <data_dir>/tenants/<id>.duckdb"
     )
-    db_user: str | None = Field(default=None, description="database user the engine logs in as")
-    db_groups: list[str] = Field(default_factory=list, description="database groups/roles of db_user")
-    db_password: SecretStr | None = Field(default=None, description="db_user's password (prefer a file or env var)")
+    db_user: str | None = Field(
+        default=None,
+        description="the database user the engine logs in as; required with a PostgreSQL or Redshift engine, "
+        "ignored by DuckDB",
+    )
+    db_groups: list[str] = Field(default_factory=list, description="db_user's groups (Redshift IAM logins: DbGroups)")
+    db_password: SecretStr | None = Field(
+        default=None, description="db_user's password (prefer a file or env var); at most one password source"
+    )
     db_password_file: Path | None = Field(default=None, description="file holding db_user's password")
     db_password_env: str | None = Field(default=None, description="environment variable holding db_user's password")
     db_secret_arn: str | None = Field(
         default=None, description="AWS Secrets Manager secret with db_user's password (JSON `password` key or plain)"
     )
-    wlm_query_group: str | None = Field(default=None, description="Redshift WLM query group")
-    read_only: bool = Field(default=False, description="shorthand for allowed_statements = ['query']")
+    wlm_query_group: str | None = Field(
+        default=None,
+        description="Redshift WLM query group: SET query_group on every connection; other engines ignore it",
+    )
+    read_only: bool = Field(
+        default=False,
+        description="shorthand for allowed_statements = ['query']; the database is also opened read-only",
+    )
     allowed_statements: list[StatementClass] = Field(
         default_factory=lambda: list(get_args(StatementClass)),
-        description="statement classes this tenant may run",
+        description="statement classes this tenant may run (`ingest`: ADBC bulk ingestion); others are refused with "
+        "STATEMENT_NOT_ALLOWED",
     )
     offload_prefix: str | None = Field(
         default=None,
@@ -125,7 +145,7 @@ class TenantConfig(BaseModel):
     offload: OffloadMode | None = Field(
         default=None, description="when to offload this tenant's results (auto | always | never); default offload_mode"
     )
-    limits: TenantLimitsConfig = Field(default_factory=TenantLimitsConfig)
+    limits: TenantLimitsConfig = Field(default_factory=TenantLimitsConfig, description="this tenant's limits")
 
     @property
     def statement_classes(self) -> frozenset[str]:
@@ -162,29 +182,57 @@ class TenantConfig(BaseModel):
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=_PREFIX, extra="forbid")
 
-    host: str = "127.0.0.1"
-    port: int = Field(default=8815, ge=0, le=65535)
-    data_dir: Path = Field(default=Path(".flight-gateway"), description="state: job store, keys, demo DBs")
+    host: str = Field(default="127.0.0.1", description="address to listen on; 0.0.0.0 for every interface (containers)")
+    port: int = Field(
+        default=8815, ge=0, le=65535, description="port to listen on; 0 picks a free one (the banner shows it)"
+    )
+    data_dir: Path = Field(
+        default=Path(".flight-gateway"),
+        description="state (job store, signing key, demo password and databases, default tenant databases); "
+        "relative to the working directory",
+    )
     jobs_db: Path | None = Field(default=None, description="SQLite job store; default <data_dir>/jobs.sqlite3")
     demo: bool | None = Field(
-        default=None, description="serve the demo tenants; default: on only when nothing is configured"
+        default=None, description="serve the demo tenants acme and globex; unset: on only when nothing is configured"
     )
-    demo_rows: int = Field(default=100_000, ge=100, le=1_000_000_000)
-    demo_password: SecretStr | None = None
-    token_ttl_seconds: int = Field(default=12 * 3600, ge=60)
+    demo_rows: int = Field(
+        default=100_000,
+        ge=100,
+        le=1_000_000_000,
+        description="rows of each demo dataset; each size is generated once under <data_dir>/demo/",
+    )
+    demo_password: SecretStr | None = Field(
+        default=None,
+        description="password of both demo tenants; unset: generated and kept in <data_dir>/demo-password",
+    )
+    token_ttl_seconds: int = Field(default=12 * 3600, ge=60, description="lifetime of a gateway bearer token")
     token_keys: dict[str, SecretStr] = Field(
-        default_factory=dict, description="kid -> secret (>= 32 chars); default: a key kept in data_dir"
+        default_factory=dict,
+        description="signing keys, key id -> a random secret (openssl rand -hex 32; phrases, placeholders and "
+        "patterns are refused); in the environment a JSON object; empty: one key generated and kept in "
+        "<data_dir>/signing-key",
     )
-    token_active_key: str | None = None
-    ticket_ttl_seconds: int = Field(default=3600, ge=10)
-    batch_rows: int = Field(default=65_536, ge=1024, le=4_194_304)
+    token_active_key: str | None = Field(
+        default=None,
+        description="key id that signs new tokens, tickets and prepared-statement handles; unset: the last key id "
+        "in sort order",
+    )
+    ticket_ttl_seconds: int = Field(
+        default=3600, ge=10, description="lifetime of a ticket in a FlightInfo; prepared-statement handles live 24 h"
+    )
+    batch_rows: int = Field(default=65_536, ge=1024, le=4_194_304, description="rows per streamed record batch")
     heartbeat_seconds: float = Field(
         default=20.0, gt=0, le=600, description="send an empty batch after this long without data"
     )
     max_streams: int = Field(default=64, ge=1, le=4096, description="result streams read concurrently")
-    store_sql_text: bool = False
+    store_sql_text: bool = Field(
+        default=False, description="keep the SQL text in job records (otherwise only a fingerprint)"
+    )
     max_statement_bytes: int = Field(
-        default=1 << 20, ge=1024, description="largest SQL statement accepted (UTF-8 bytes); larger ones are refused"
+        default=1 << 20,
+        ge=1024,
+        description="largest SQL statement accepted (UTF-8 bytes); larger ones answer STATEMENT_TOO_LARGE, "
+        "and text holding a NUL character answers NUL_IN_STATEMENT, on every engine",
     )
     job_retention_days: float = Field(
         default=30, gt=0, le=36_500, description="job records are deleted this long after they were created"
@@ -197,7 +245,10 @@ class Settings(BaseSettings):
         "failed (GATEWAY_RESTARTED) once its heartbeat is 3 times this old",
     )
     job_sweep_seconds: float = Field(
-        default=60, gt=0, le=86_400, description="how often to recover, expire and delete job records"
+        default=60,
+        gt=0,
+        le=86_400,
+        description="how often the restart-recovery, never-fetched and retention sweeps run",
     )
     max_detached_jobs: int = Field(
         default=4, ge=1, le=1024, description="detached jobs (SubmitJob) this gateway runs at once; more are refused"
@@ -206,7 +257,8 @@ class Settings(BaseSettings):
         default=86_400,
         gt=0,
         le=30 * 86_400,
-        description="how long a client request id (x-flight-gateway-request-id) returns its first call's outcome",
+        description="how long a client request id (x-flight-gateway-request-id) returns its first call's outcome; "
+        "at most job_retention_days",
     )
     offload_dir: Path | None = Field(
         default=None, description="where offloaded Parquet results go; default <data_dir>/offload"
@@ -217,7 +269,9 @@ class Settings(BaseSettings):
         description="when results are offloaded: auto (estimated size over offload_threshold_bytes), always, never; "
         "per tenant `offload`, per call the x-flight-gateway-delivery header",
     )
-    offload_threshold_bytes: int = Field(default=256 * 1024 * 1024, ge=0)
+    offload_threshold_bytes: int = Field(
+        default=256 * 1024 * 1024, ge=0, description="auto offloads results estimated above this"
+    )
     offload_max_bytes: int = Field(
         default=8 * 1024**3,
         ge=1,
@@ -229,54 +283,94 @@ class Settings(BaseSettings):
         default=3600, ge=1, description="how long offloaded results are kept; RenewFlightEndpoint extends it"
     )
     offload_sweep_seconds: float = Field(
-        default=60, gt=0, le=86_400, description="how often expired offloaded results are deleted"
+        default=60, gt=0, le=86_400, description="how often expired offloaded results are deleted (also at start-up)"
     )
     offload_target: str | None = Field(
         default=None,
         description="s3://bucket/prefix to offload to S3 instead of offload_dir (default credentials chain)",
     )
-    offload_s3_endpoint_url: str | None = Field(default=None, description="S3 endpoint override (MinIO, moto)")
+    offload_s3_endpoint_url: str | None = Field(
+        default=None, description="S3 endpoint override (MinIO, moto, a VPC endpoint)"
+    )
     offload_s3_region: str | None = Field(default=None, description="the bucket's region; default: the AWS chain's")
     offload_sse: Literal["AES256", "aws:kms"] | None = Field(
-        default=None, description="server-side encryption of offloaded objects (SSE-S3 or SSE-KMS)"
+        default=None,
+        description="server-side encryption of every offloaded object: AES256 (SSE-S3) or aws:kms (SSE-KMS); S3 "
+        "only; unset: the bucket's default",
     )
-    offload_kms_key_id: str | None = Field(default=None, description="KMS key for offload_sse = aws:kms")
+    offload_kms_key_id: str | None = Field(
+        default=None, description="KMS key (id or ARN) for offload_sse = aws:kms; unset: the AWS-managed key"
+    )
     job_store: Literal["sqlite", "dynamodb"] = Field(
         default="sqlite", description="where job records live: sqlite (one node) or dynamodb (shared by replicas)"
     )
     dynamodb_table: str | None = Field(
-        default=None, pattern=r"^[A-Za-z0-9_.-]{3,255}$", description="the DynamoDB job table (job_store = dynamodb)"
+        default=None,
+        pattern=r"^[A-Za-z0-9_.-]{3,255}$",
+        description="the DynamoDB job table; required with job_store = dynamodb",
     )
-    dynamodb_region: str | None = None
-    dynamodb_endpoint_url: str | None = Field(default=None, description="DynamoDB endpoint override (moto, local)")
+    dynamodb_region: str | None = Field(default=None, description="the job table's region; unset: the AWS chain's")
+    dynamodb_endpoint_url: str | None = Field(
+        default=None, description="DynamoDB endpoint override (DynamoDB Local, moto)"
+    )
     dynamodb_create_table: bool = Field(
-        default=False, description="create the job table (keys, indexes, TTL) if it is missing; for dev and tests"
+        default=False,
+        description="create the job table (keys, indexes, TTL, on-demand capacity) if it is missing: for "
+        "development and tests; in production create it with your infrastructure code",
     )
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    tls_cert_file: Path | None = Field(default=None, description="server certificate chain (PEM)")
-    tls_key_file: Path | None = Field(default=None, description="server private key (PEM)")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="least level logged (any case is accepted)"
+    )
+    tls_cert_file: Path | None = Field(
+        default=None,
+        description="server certificate chain (PEM, the server's certificate first); with tls_key_file the "
+        "gateway serves grpc+tls://",
+    )
+    tls_key_file: Path | None = Field(
+        default=None, description="the server's private key (unencrypted PEM: RSA, ECDSA or Ed25519)"
+    )
     tls_client_ca_file: Path | None = Field(
-        default=None, description="require client certificates signed by this CA (mTLS)"
+        default=None,
+        description="CA bundle (PEM): clients must present a certificate it signed (mTLS); needs tls_cert_file",
     )
-    tls_self_signed: bool = Field(default=False, description="throwaway certificate for local trials")
+    tls_self_signed: bool = Field(
+        default=False,
+        description="serve TLS with a throwaway self-signed certificate written to <data_dir>/tls-self-signed.pem, "
+        "for local trials; not with tls_cert_file",
+    )
     client_cert_header: str | None = Field(
         default=None,
         description="header in which a TLS-terminating proxy forwards the client certificate; trust only behind it",
     )
-    client_cert_rules: list[CertRuleConfig] = Field(default_factory=list)
+    client_cert_rules: list[CertRuleConfig] = Field(
+        default_factory=list,
+        description="rules mapping a client certificate (forwarded by a proxy, or verified by mTLS with "
+        "tls_client_identity) to a tenant; the first match wins",
+    )
     tls_client_identity: bool = Field(
         default=False,
         description="identify callers by their verified client certificate (mTLS) via client_cert_rules; "
-        "disables the Basic login Handshake",
+        "disables the Basic login Handshake; needs tls_client_ca_file",
     )
-    api_keys: list[ApiKeyConfig] = Field(default_factory=list)
-    jwt_issuers: list[JwtIssuerConfig] = Field(default_factory=list)
-    auth_max_failures: int = Field(default=10, ge=1, description="failed logins before a peer/user is locked out")
-    auth_failure_window_seconds: float = Field(default=60, gt=0)
+    api_keys: list[ApiKeyConfig] = Field(
+        default_factory=list, description="API keys, as printed by `flight-gateway auth create-key`"
+    )
+    jwt_issuers: list[JwtIssuerConfig] = Field(default_factory=list, description="trusted identity providers")
+    auth_max_failures: int = Field(
+        default=10,
+        ge=1,
+        description="failed authentications within the window that lock a username or client address out",
+    )
+    auth_failure_window_seconds: float = Field(
+        default=60, gt=0, description="the window in which authentication failures are counted"
+    )
     auth_lockout_seconds: float = Field(default=300, gt=0, description="how long a lockout lasts")
-    engines: list[EngineConfig] = Field(default_factory=list, description="database backends besides duckdb")
-    tenants: list[TenantConfig] = Field(default_factory=list)
-    users: list[UserConfig] = Field(default_factory=list)
+    engines: list[EngineConfig] = Field(
+        default_factory=list,
+        description="PostgreSQL and Redshift servers that tenants name in `engine` (DuckDB is built in)",
+    )
+    tenants: list[TenantConfig] = Field(default_factory=list, description="the tenants this gateway serves")
+    users: list[UserConfig] = Field(default_factory=list, description="username and password logins")
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -378,7 +472,7 @@ def _describe(
         if item["type"] == "extra_forbidden" and len(item["loc"]) == 1:
             # Unknown top-level keys come only from the file: the environment and flags hold known keys only.
             close = difflib.get_close_matches(top, sorted(Settings.model_fields), n=1, cutoff=0.5)
-            hint = f"did you mean '{close[0]}'?" if close else "see the configuration table in README.md"
+            hint = f"did you mean '{close[0]}'?" if close else "see docs/configuration-reference.md"
             source = f" in config file {config_file}" if config_file is not None else ""
             lines.append(f"  {key}: unknown key{source} ({hint})")
             continue
@@ -402,7 +496,7 @@ def _check_environment(settings: Settings, environment: dict[str, str]) -> None:
     lines = []
     for name in unknown:
         close = difflib.get_close_matches(name, sorted(known), n=1)
-        hint = f"did you mean {close[0]}?" if close else "see the configuration table in README.md"
+        hint = f"did you mean {close[0]}?" if close else "see docs/configuration-reference.md"
         lines.append(f"  {name}: no setting has this name ({hint})")
     raise ConfigError(
         "unknown environment variable(s):\n" + "\n".join(lines) + "\nfix the name, or unset it if it is not "
