@@ -5,8 +5,8 @@
 #   docker build -t flight-gateway .
 #   docker run --rm -p 8815:8815 -v flight-gateway-data:/data flight-gateway
 #
-# Configuration is through FLIGHT_GATEWAY_* environment variables only (see README.md,
-# "Configuration"); state (job store, signing key, demo databases) lives in the /data volume.
+# Configuration is through FLIGHT_GATEWAY_* environment variables only (see
+# docs/configuration.md); state (job store, signing key, demo databases) lives in the /data volume.
 #
 # Note: this file has not been built in this repository's development environment or CI, which
 # have no Docker engine. It was linted (hadolint), and its steps were rehearsed outside Docker:

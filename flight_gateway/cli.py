@@ -30,7 +30,7 @@ T = TypeVar("T")
 _EXAMPLE_QUERY = '"select * from customers limit 5"'
 _EPILOG = """\
 configuration: TOML file (--config), environment variables FLIGHT_GATEWAY_<KEY>, and flags;
-flags win over the environment, which wins over the file. See README.md for every key.
+flags win over the environment, which wins over the file. See docs/configuration-reference.md for every key.
 """
 
 

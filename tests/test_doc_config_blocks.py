@@ -1,4 +1,4 @@
-"""Every configuration block of README.md and docs/*.md, loaded through the real config loader.
+"""Every configuration block of README.md and docs/**/*.md, loaded through the real config loader.
 
 A ```toml block, and each ```sh / ```env block (or `$ ` transcript in a ```text block) that sets
 FLIGHT_GATEWAY_* variables, either loads as it stands, or fails with a message the same document
@@ -47,7 +47,7 @@ class Command:
 
 
 def _docs() -> list[Path]:
-    return [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    return [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 
 
 def _blocks() -> list[Block]:

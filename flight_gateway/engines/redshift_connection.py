@@ -2,7 +2,7 @@
 
 The driver is psycopg 3 (libpq, C) rather than redshift_connector: the same wire protocol,
 but rows are split in C and reach us as strings, which `redshift_types` turns into Arrow in
-bulk (see README "Redshift engine" for the measured difference). Three Redshift quirks:
+bulk (see docs/engines/redshift.md for the measured difference). Three Redshift quirks:
 * Redshift reports `client_encoding = UNICODE`, a name psycopg does not know; it is UTF-8.
 * No server-side prepared statements are kept (`prepare_threshold=None`): Redshift has no
   `DEALLOCATE ALL`, and pooled connections must not accumulate plans.

@@ -6,7 +6,7 @@ loader, no per-type Python parsing) and this module turns each column into its A
 with one vectorized Arrow cast per batch — the step where redshift_connector spends its time
 parsing values one by one in Python.
 
-Choices clients see (also in the README):
+Choices clients see (also in docs/engines/redshift.md):
 * SUPER → string holding the JSON text; HLLSKETCH → string; INTERVAL → string (Redshift's text).
 * GEOMETRY / GEOGRAPHY → binary: the EWKB bytes Redshift prints as hex.
 * VARBYTE / VARBINARY (and PostgreSQL bytea) → binary.

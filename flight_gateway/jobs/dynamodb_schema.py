@@ -196,7 +196,7 @@ def open_table(table: str, *, region: str | None, endpoint_url: str | None, crea
         client.describe_table(TableName=table)
     except client.exceptions.ResourceNotFoundException:
         raise ValueError(
-            f"table {table!r} does not exist; create it (README: job store) or set dynamodb_create_table = true"
+            f"table {table!r} does not exist; create it (see docs/jobs.md) or set dynamodb_create_table = true"
         ) from None
     except (BotoCoreError, ClientError) as exc:
         raise ValueError(

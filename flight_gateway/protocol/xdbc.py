@@ -200,7 +200,7 @@ DUCKDB_XDBC_TYPES: tuple[XdbcType, ...] = (
 
 # ---------------------------------------------------------------------------
 # PostgreSQL's scalar types, named as `format_type` prints them. Arrays, json/jsonb, uuid and
-# bytea-like types reach Arrow clients as list / string / uuid / binary (README, PostgreSQL).
+# bytea-like types reach Arrow clients as list / string / uuid / binary (docs/engines/postgres.md).
 # ---------------------------------------------------------------------------
 
 

@@ -1,6 +1,6 @@
 """Redshift's types for GetXdbcTypeInfo: PostgreSQL's rows where Redshift has the type (with
-Redshift's limits), plus Redshift's own, described as they reach Arrow clients (README, Redshift
-engine: SUPER and HLLSKETCH as text, VARBYTE, GEOMETRY and GEOGRAPHY as binary)."""
+Redshift's limits), plus Redshift's own, described as they reach Arrow clients (docs/engines/
+redshift.md: SUPER and HLLSKETCH as text, VARBYTE, GEOMETRY and GEOGRAPHY as binary)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Every ```python and ```sh block of the README and docs/*.md, run as a reader would run it.
+"""Every ```python and ```sh block of the README and docs/**/*.md, run as a reader would run it.
 
 Each block runs in a subprocess (python file, or bash -e) against a live gateway started here on a
 free port: the documented `127.0.0.1:8815` becomes that port and placeholders such as
@@ -73,18 +73,18 @@ SKIPPED: dict[Rule, str] = {
         "installs the package and serves until Ctrl-C; tests/serve_process.py starts `serve` the same way"
     ),
     Rule("README.md", "Quick start", "python -m pytest"): "runs the whole test suite (CI runs exactly this line)",
-    Rule("README.md", "Example", "flight-gateway serve --config gateway.toml"): (
+    Rule("docs/configuration.md", "Example", "flight-gateway serve --config gateway.toml"): (
         "serves until stopped, with the example's placeholder users; the TOML is checked by the config-block test"
     ),
-    Rule("README.md", "Example", "export FLIGHT_GATEWAY_TENANTS"): (
+    Rule("docs/configuration.md", "Example", "export FLIGHT_GATEWAY_TENANTS"): (
         "serves until stopped, with placeholder hashes and keys; env blocks are checked by the config-block test"
     ),
-    Rule("README.md", "Running in a container", "docker build"): "needs Docker and builds the image",
-    Rule("README.md", "Running in a container", "docker run --rm -v"): "needs Docker and the image",
-    Rule("README.md", "Development", 'pip install -e ".[dev]"'): (
+    Rule("docs/operations.md", "Running in a container", "docker build"): "needs Docker and builds the image",
+    Rule("docs/operations.md", "Running in a container", "docker run --rm -v"): "needs Docker and the image",
+    Rule("docs/development.md", "Development", 'pip install -e ".[dev]"'): (
         "installs the dev extra, runs the whole suite and regenerates the protobuf modules"
     ),
-    Rule("README.md", "Redshift simulator", "flight-gateway simulate redshift"): (
+    Rule("docs/engines/redshift.md", "Redshift simulator", "flight-gateway simulate redshift"): (
         "a synopsis with [optional] arguments that serves until stopped; tests use the redshift_sim fixture"
     ),
 }
@@ -97,11 +97,11 @@ class Setup:
 
 
 CONFIGURED: dict[Rule, Setup] = {
-    Rule("README.md", "TLS", "adbc.flight.sql.client_option.tls_root_certs"): Setup("tls"),
-    Rule("README.md", "TLS", "fl.FlightClient"): Setup("tls"),
-    Rule("README.md", "TLS", "flight-gateway serve --tls-self-signed"): Setup("tls", replaces_serve=True),
-    Rule("README.md", "Client certificates (mTLS)", '"password": "<password>"'): Setup("mtls"),
-    Rule("README.md", "Client certificates (mTLS)", "conn = flight_sql.connect("): Setup("mtls_identity"),
+    Rule("docs/auth.md", "TLS", "adbc.flight.sql.client_option.tls_root_certs"): Setup("tls"),
+    Rule("docs/auth.md", "TLS", "fl.FlightClient"): Setup("tls"),
+    Rule("docs/auth.md", "TLS", "flight-gateway serve --tls-self-signed"): Setup("tls", replaces_serve=True),
+    Rule("docs/auth.md", "Client certificates (mTLS)", '"password": "<password>"'): Setup("mtls"),
+    Rule("docs/auth.md", "Client certificates (mTLS)", "conn = flight_sql.connect("): Setup("mtls_identity"),
 }
 
 
@@ -109,7 +109,7 @@ CONFIGURED: dict[Rule, Setup] = {
 
 
 def documents() -> list[Path]:
-    return [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    return [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 
 
 def parse(path: Path) -> list[Snippet]:
@@ -328,7 +328,13 @@ def test_every_listed_rule_still_names_a_snippet() -> None:
 
 
 def test_snippets_are_found() -> None:
-    """The parser sees the README's examples (an empty parametrization would pass silently)."""
+    """The parser sees the README's and the docs' examples, nested folders included (an empty
+    parametrization would pass silently)."""
     ids = {snippet.id for snippet in SNIPPETS}
-    assert {"README.md:ADBC (Python DB-API):python-1", "README.md:Job commands (for operators):sh-1"} <= ids
-    assert len([s for s in SNIPPETS if s.file == "README.md" and s.lang == "python"]) >= 20
+    assert {
+        "README.md:ADBC (Python DB-API):python-1",
+        "docs/jobs.md:Job commands (for operators):sh-1",
+        "docs/engines/redshift.md:Redshift simulator:sh-1",
+    } <= ids
+    assert len([s for s in SNIPPETS if s.file == "README.md" and s.lang == "python"]) >= 6  # one per client family
+    assert len([s for s in SNIPPETS if s.lang == "python"]) >= 20
