@@ -205,7 +205,9 @@ class Settings(BaseSettings):
         default=None,
         description="password of both demo tenants; unset: generated and kept in <data_dir>/demo-password",
     )
-    token_ttl_seconds: int = Field(default=12 * 3600, ge=60, description="lifetime of a gateway bearer token")
+    token_ttl_seconds: int = Field(
+        default=12 * 3600, ge=60, description="lifetime of a gateway bearer token (12 h by default)"
+    )
     token_keys: dict[str, SecretStr] = Field(
         default_factory=dict,
         description="signing keys, key id -> a random secret (openssl rand -hex 32; phrases, placeholders and "
@@ -270,13 +272,13 @@ class Settings(BaseSettings):
         "per tenant `offload`, per call the x-flight-gateway-delivery header",
     )
     offload_threshold_bytes: int = Field(
-        default=256 * 1024 * 1024, ge=0, description="auto offloads results estimated above this"
+        default=256 * 1024 * 1024, ge=0, description="auto offloads results estimated above this (256 MiB by default)"
     )
     offload_max_bytes: int = Field(
         default=8 * 1024**3,
         ge=1,
         description="largest result offloaded: auto streams results estimated beyond it (endless or huge queries "
-        "read lazily), and an offload that grows past it fails",
+        "read lazily), and an offload that grows past it fails (OFFLOAD_TOO_LARGE); 8 GiB by default",
     )
     offload_part_rows: int = Field(default=1_000_000, ge=1, description="rows per offloaded Parquet file (endpoint)")
     offload_ttl_seconds: int = Field(
