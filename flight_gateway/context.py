@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from auth import Principal, Tenant
@@ -22,3 +23,5 @@ class RequestContext:
     client_request_id: str | None = None
     # The job id this call's statement takes, reserved when its request id was claimed.
     job_id: str | None = None
+    # Whether the client has gone away (cancelled the call or disconnected); False once the call is over.
+    client_gone: Callable[[], bool] = lambda: False

@@ -20,7 +20,7 @@ from flight_gateway.errors import GatewayError, Status, cancelled
 from flight_gateway.jobs import Job, JobState, JobStore, fingerprint
 from flight_gateway.jobs.history import tenant_job
 from flight_gateway.policy.statement_text import check_statement_text
-from flight_gateway.streaming import BatchPump, Opened
+from flight_gateway.streaming import BatchPump, ClientGone, Opened
 
 log = logging.getLogger("flight_gateway.execution")
 T = TypeVar("T")
@@ -152,7 +152,7 @@ class Executor:
             schema = session.describe(sql, params).schema
             self._start(job_id)
             opening = self._pump.open(lambda: session.execute(sql, params, self._batch_rows), self._batch_rows)
-            if self._pump.settled(opening):
+            if self._pump.settled(opening, ctx.client_gone):
                 # Fast path: errors reach the client as the call's status, before any data.
                 opened = opening.result()
                 schema = opened.reader.schema
@@ -169,7 +169,7 @@ class Executor:
         except BaseException:
             stack.close()
             raise
-        return schema, self._batches(job_id, opening, schema, session, stack)
+        return schema, self._batches(job_id, opening, schema, session, stack, ctx.client_gone)
 
     def complete(
         self,
@@ -250,18 +250,21 @@ class Executor:
         schema: pa.Schema,
         session: EngineSession,
         stack: ExitStack,
+        client_gone: Callable[[], bool],
     ) -> Iterator[pa.RecordBatch]:
         rows = nbytes = 0
         state, code, message = JobState.SUCCEEDED, None, None
         sqlstate: str | None = None
         try:
-            for batch in self._pump.batches(opening, schema, session.cancel):
+            for batch in self._pump.batches(opening, schema, session.cancel, client_gone):
                 rows += batch.num_rows
                 nbytes += batch.nbytes
                 yield batch
-        except GeneratorExit:
+        except (GeneratorExit, ClientGone) as exc:
             # The client went away mid-stream; the pump has stopped the engine's work.
             state, code, message = JobState.CANCELLED, "CLIENT_DISCONNECTED", "the client closed the stream"
+            if isinstance(exc, ClientGone):
+                raise GatewayError(Status.CANCELLED, code, message) from None
             raise
         except GatewayError as err:
             if self._was_cancelled(job_id) or err.status is Status.CANCELLED:

@@ -4,10 +4,15 @@ so a slow start (a big sort or aggregate) or a slow batch does not leave the str
 Proxies and load balancers close streams that carry nothing for a while; an empty batch keeps
 them open and clients skip it. At most one engine call is in flight per stream (reading one batch ahead of
 the one being sent), so memory stays at a couple of batches.
+
+A generator stream learns that its client went away only when it next yields, which a slow
+producer may not do for a whole heartbeat; so while waiting for the engine the stream asks the call
+every `poll_seconds` whether its client is still there, and stops the engine at once if not.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -17,9 +22,20 @@ from typing import Any, TypeVar
 import pyarrow as pa
 
 T = TypeVar("T")
+# How often a stream waiting for the engine asks whether its client is still there: the bound on
+# how long a disconnected client's query keeps running on the database.
+POLL_SECONDS = 0.1
 # How long DoGet waits for a query to start before answering with the planned schema and
 # streaming heartbeats; errors that come later arrive in the stream instead of the call status.
 _SETTLE_SECONDS = 1.0
+
+
+class ClientGone(Exception):
+    """The client of a stream went away (cancelled the call or disconnected) while it waited."""
+
+
+def _never() -> bool:
+    return False
 
 
 @dataclass
@@ -49,44 +65,63 @@ def _open(start: Callable[[], pa.RecordBatchReader], batch_rows: int) -> Opened:
 class BatchPump:
     """Shared reader threads for all result streams of one gateway."""
 
-    def __init__(self, max_streams: int, heartbeat_seconds: float) -> None:
+    def __init__(
+        self,
+        max_streams: int,
+        heartbeat_seconds: float,
+        *,
+        poll_seconds: float = POLL_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._pool = ThreadPoolExecutor(max_workers=max_streams, thread_name_prefix="result-reader")
         self.heartbeat_seconds = heartbeat_seconds
+        self._poll = min(poll_seconds, heartbeat_seconds)
+        self._clock = clock
 
     def open(self, start: Callable[[], pa.RecordBatchReader], batch_rows: int) -> Future[Opened]:
         """Start the query on a reader thread and read its first batches."""
         return self._pool.submit(_open, start, batch_rows)
 
-    def settled(self, future: Future[Opened]) -> bool:
-        """Wait briefly (at most one heartbeat) for the query to start producing; most queries do."""
-        try:
-            future.result(timeout=min(self.heartbeat_seconds, _SETTLE_SECONDS))
-        except FutureTimeout:
-            return False
-        except Exception:  # noqa: S110 - the caller reads the error from the future
-            pass
-        return True
+    def settled(self, future: Future[Opened], client_gone: Callable[[], bool] = _never) -> bool:
+        """Wait briefly (at most one heartbeat) for the query to start producing; most queries do.
+        False also when the client left meanwhile: the stream then notices at once and stops."""
+        deadline = self._clock() + min(self.heartbeat_seconds, _SETTLE_SECONDS)
+        while True:
+            try:
+                future.result(timeout=max(0.0, min(self._poll, deadline - self._clock())))
+            except FutureTimeout:
+                if client_gone() or self._clock() >= deadline:
+                    return False
+                continue
+            except Exception:  # noqa: S110 - the caller reads the error from the future
+                pass
+            return True
 
     def batches(
-        self, opening: Future[Opened], schema: pa.Schema, interrupt: Callable[[], None]
+        self,
+        opening: Future[Opened],
+        schema: pa.Schema,
+        interrupt: Callable[[], None],
+        client_gone: Callable[[], bool] = _never,
     ) -> Iterator[pa.RecordBatch]:
         """The query's batches, with an empty batch after each heartbeat of silence.
 
-        If the consumer stops early, `interrupt` stops the engine and the call in flight is
+        If the consumer stops early, or `client_gone` answers True while the engine is awaited
+        (then ClientGone is raised), `interrupt` stops the engine and the call in flight is
         awaited, so the reader is never closed while a thread is still inside it.
         """
         empty = pa.RecordBatch.from_pylist([], schema=schema)
         pending: Future[Any] | None = opening
         reader: pa.RecordBatchReader | None = None
         try:
-            opened = yield from self._await(opening, empty)
+            opened = yield from self._await(opening, empty, client_gone)
             reader = opened.reader
             yield from opened.head
             if opened.exhausted:
                 return
             pending = self._pool.submit(_next_batch, reader)
             while True:
-                batch = yield from self._await(pending, empty)
+                batch = yield from self._await(pending, empty, client_gone)
                 if batch is None:
                     pending = None
                     return
@@ -105,12 +140,20 @@ class BatchPump:
             if reader is not None:
                 reader.close()
 
-    def _await(self, future: Future[T], empty: pa.RecordBatch) -> Generator[pa.RecordBatch, None, T]:
+    def _await(
+        self, future: Future[T], empty: pa.RecordBatch, client_gone: Callable[[], bool]
+    ) -> Generator[pa.RecordBatch, None, T]:
+        heartbeat = self._clock() + self.heartbeat_seconds
         while True:
             try:
-                return future.result(timeout=self.heartbeat_seconds)
+                return future.result(timeout=max(0.0, min(self._poll, heartbeat - self._clock())))
             except FutureTimeout:
+                pass
+            if client_gone():
+                raise ClientGone
+            if self._clock() >= heartbeat:
                 yield empty
+                heartbeat = self._clock() + self.heartbeat_seconds
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
@@ -69,7 +70,7 @@ class GatewayFlightServer(fl.FlightServerBase):  # type: ignore[misc]
 
     # -- plumbing ---------------------------------------------------------------------------
 
-    def _context(self, call: fl.ServerCallContext) -> RequestContext:
+    def _context(self, call: fl.ServerCallContext, liveness: CallLiveness) -> RequestContext:
         mw: AuthMiddleware | None = call.get_middleware(MIDDLEWARE_KEY)
         if mw is None:  # every call gets the middleware; this would be a wiring bug
             raise GatewayError(Status.UNAUTHENTICATED, "NO_CREDENTIALS", "authentication required")
@@ -82,12 +83,21 @@ class GatewayFlightServer(fl.FlightServerBase):  # type: ignore[misc]
             user_agent=mw.user_agent,
             delivery_hint=mw.delivery_hint,
             client_request_id=client_request_id(mw.client_request_id),
+            client_gone=liveness,
         )
 
-    def _call(self, call: fl.ServerCallContext, what: str, fn: Callable[[RequestContext], T]) -> T:
+    def _call(
+        self,
+        call: fl.ServerCallContext,
+        what: str,
+        fn: Callable[[RequestContext], T],
+        liveness: CallLiveness | None = None,
+    ) -> T:
+        """Run `fn` for the call; a caller passing its own `liveness` ends it when its stream ends."""
         request_id = "-"
+        live = CallLiveness(call) if liveness is None else liveness
         try:
-            ctx = self._context(call)
+            ctx = self._context(call, live)
             request_id = ctx.request_id
             return fn(ctx)
         except GatewayError as err:
@@ -101,8 +111,13 @@ class GatewayFlightServer(fl.FlightServerBase):  # type: ignore[misc]
                 Status.INTERNAL, "INTERNAL", f"internal error; report request id {request_id} to the operator"
             )
             raise to_flight_error(internal, request_id) from None
+        finally:
+            if liveness is None:
+                live.end()
 
-    def _guarded(self, batches: Iterator[pa.RecordBatch], request_id: str) -> Iterator[pa.RecordBatch]:
+    def _guarded(
+        self, batches: Iterator[pa.RecordBatch], request_id: str, liveness: CallLiveness
+    ) -> Iterator[pa.RecordBatch]:
         """Errors raised mid-stream get the same treatment as errors before it."""
         try:
             yield from batches
@@ -114,6 +129,8 @@ class GatewayFlightServer(fl.FlightServerBase):  # type: ignore[misc]
             log.exception("stream failed (request %s)", request_id)
             failed = GatewayError(Status.INTERNAL, "STREAM_FAILED", f"the result stream failed (request {request_id})")
             raise to_flight_error(failed, request_id) from None
+        finally:
+            liveness.end()
 
     @staticmethod
     def _command(descriptor: fl.FlightDescriptor) -> message.Message:
@@ -182,6 +199,9 @@ class GatewayFlightServer(fl.FlightServerBase):  # type: ignore[misc]
     # -- DoGet -------------------------------------------------------------------------------
 
     def do_get(self, context: fl.ServerCallContext, ticket: fl.Ticket) -> fl.FlightDataStream:
+        # A generator stream outlives this method: its liveness ends with the stream (`_guarded`).
+        liveness = CallLiveness(context)
+
         def run(ctx: RequestContext) -> fl.FlightDataStream:
             cmd = unpack(ticket.ticket)
             if not isinstance(cmd, pb.TicketStatementQuery):
@@ -192,10 +212,10 @@ class GatewayFlightServer(fl.FlightServerBase):  # type: ignore[misc]
                 schema, result = self._executor.stream(ctx, body["j"], body["s"], decode_batch(body.get("p")))
                 if isinstance(result, pa.Table):
                     return fl.RecordBatchStream(result)
-                return fl.GeneratorStream(schema, self._guarded(result, ctx.request_id))
+                return fl.GeneratorStream(schema, self._guarded(result, ctx.request_id, liveness))
             if kind == "o" and self._offload is not None:
                 schema, batches = self._offload.stream(ctx, body)
-                return fl.GeneratorStream(schema, self._guarded(batches, ctx.request_id))
+                return fl.GeneratorStream(schema, self._guarded(batches, ctx.request_id, liveness))
             if kind == "c":
                 table = pa.Table.from_pydict({"Count": [body["n"]]}, schema=UPDATE_RESULT_SCHEMA)
                 return fl.RecordBatchStream(table)
@@ -203,7 +223,14 @@ class GatewayFlightServer(fl.FlightServerBase):  # type: ignore[misc]
                 return fl.RecordBatchStream(self._metadata_table(ctx, _unb64(body["c"])))
             raise invalid("MALFORMED_TICKET", "the ticket was not issued by this gateway")
 
-        return self._call(context, "DoGet", run)
+        try:
+            stream = self._call(context, "DoGet", run, liveness)
+        except BaseException:
+            liveness.end()
+            raise
+        if not isinstance(stream, fl.GeneratorStream):
+            liveness.end()
+        return stream
 
     def _metadata_table(self, ctx: RequestContext, raw: bytes) -> pa.Table:
         cmd = unpack(raw)
@@ -295,6 +322,26 @@ class GatewayFlightServer(fl.FlightServerBase):  # type: ignore[misc]
         body = action.body.to_pybytes() if action.body is not None else b""
         results = self._call(context, "DoAction", lambda ctx: self._actions.run(ctx, action.type, body))
         return iter(results)
+
+
+class CallLiveness:
+    """Whether the client of one call is gone (it cancelled the call or disconnected).
+
+    pyarrow's ServerCallContext points into the RPC and must not be touched once the RPC is over,
+    while a RequestContext may outlive it (a detached job): after `end` this answers False.
+    """
+
+    def __init__(self, call: fl.ServerCallContext) -> None:
+        self._call: fl.ServerCallContext | None = call
+        self._lock = threading.Lock()
+
+    def __call__(self) -> bool:
+        with self._lock:
+            return self._call is not None and bool(self._call.is_cancelled())
+
+    def end(self) -> None:
+        with self._lock:
+            self._call = None
 
 
 def _b64(cmd: message.Message) -> str:
