@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +15,7 @@ from duckdb import _seam
 
 from auth import Tenant
 from flight_gateway.engines.base import EngineInfo, IngestTarget, StatementKind, StatementShape
+from flight_gateway.engines.bounded_cache import ByteBoundedLru, text_bytes
 from flight_gateway.engines.duckdb_catalog import DuckDBCatalog
 from flight_gateway.engines.duckdb_classes import statement_classes
 from flight_gateway.engines.duckdb_errors import map_duckdb_error, map_stream_error, redact_paths
@@ -35,6 +35,9 @@ LOCKED_CONFIG: dict[str, Any] = {
 
 # Statement types that change the session or reach outside the database; refused up front
 # with a clear message rather than with DuckDB's lower-level permission errors.
+# Describe results kept per engine; a shape (a schema of a few columns) is small beside its SQL.
+SHAPE_CACHE_BYTES = 16 << 20
+_SHAPE_BYTES = 2048
 _REFUSED = {
     "ATTACH": "attaching databases",
     "DETACH": "detaching databases",
@@ -82,27 +85,22 @@ class ShapeCache:
 
     ADBC describes every statement twice (prepare, then execute); binding costs more than the
     lookup, and DuckDB bumps the version on any statement that may change what names bind to.
+    Keyed by statement text, so bounded by bytes (SHAPE_CACHE_BYTES), not entries.
     """
 
-    def __init__(self, capacity: int = 1024) -> None:
-        self._entries: OrderedDict[tuple[str, str], tuple[int, StatementShape]] = OrderedDict()
-        self._capacity = capacity
-        self._lock = threading.Lock()
+    def __init__(self, max_bytes: int = SHAPE_CACHE_BYTES) -> None:
+        self._entries: ByteBoundedLru[tuple[str, str], tuple[int, StatementShape]] = ByteBoundedLru(
+            max_bytes, lambda key, _: text_bytes(*key) + _SHAPE_BYTES
+        )
 
     def get(self, key: tuple[str, str], version: int) -> StatementShape | None:
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is None or entry[0] != version:
-                return None
-            self._entries.move_to_end(key)
-            return entry[1]
+        entry = self._entries.get(key)
+        if entry is None or entry[0] != version:
+            return None
+        return entry[1]
 
     def put(self, key: tuple[str, str], version: int, shape: StatementShape) -> None:
-        with self._lock:
-            self._entries[key] = (version, shape)
-            self._entries.move_to_end(key)
-            while len(self._entries) > self._capacity:
-                self._entries.popitem(last=False)
+        self._entries.put(key, (version, shape))
 
 
 class DuckDBSession:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import re
-import threading
-from collections import OrderedDict
 
 from flight_gateway.engines.base import StatementKind
+from flight_gateway.engines.bounded_cache import ByteBoundedLru, text_bytes
 from flight_gateway.policy.pg_classify import TRANSACTION_CONTROL, Classified, classify
 
 __all__ = ["TRANSACTION_CONTROL", "classify", "first_keyword", "statement_kind"]
@@ -34,6 +33,8 @@ def copyable(sql: str) -> str:
     return sql.rstrip().rstrip(";").rstrip() + "\n"
 
 
+# `?` → `$n` rewrites kept per engine (the original text and its rewrite).
+PLACEHOLDER_CACHE_BYTES = 16 << 20
 _DOLLAR_TAG = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)?\$")
 
 
@@ -110,24 +111,15 @@ def question_marks_to_dollars(sql: str) -> str | None:
 
 class PlaceholderRewrites:
     """SQL texts that needed `?` → `$n` (learnt when PostgreSQL refused the original), so later
-    calls with the same text go straight to the rewritten form. Bounded, least recently used out."""
+    calls with the same text go straight to the rewritten form. Both texts are kept, so the cache
+    is bounded by their bytes (least recently used out), not by entries."""
 
-    def __init__(self, capacity: int = 4096) -> None:
-        self._entries: OrderedDict[str, str] = OrderedDict()
-        self._capacity = capacity
-        self._lock = threading.Lock()
+    def __init__(self, max_bytes: int = PLACEHOLDER_CACHE_BYTES) -> None:
+        self._entries: ByteBoundedLru[str, str] = ByteBoundedLru(max_bytes, text_bytes)
 
     def get(self, sql: str) -> str:
-        with self._lock:
-            rewritten = self._entries.get(sql)
-            if rewritten is None:
-                return sql
-            self._entries.move_to_end(sql)
-            return rewritten
+        rewritten = self._entries.get(sql)
+        return sql if rewritten is None else rewritten
 
     def put(self, sql: str, rewritten: str) -> None:
-        with self._lock:
-            self._entries[sql] = rewritten
-            self._entries.move_to_end(sql)
-            while len(self._entries) > self._capacity:
-                self._entries.popitem(last=False)
+        self._entries.put(sql, rewritten)
