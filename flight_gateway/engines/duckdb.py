@@ -36,7 +36,7 @@ LOCKED_CONFIG: dict[str, Any] = {
 # Statement types that change the session or reach outside the database; refused up front
 # with a clear message rather than with DuckDB's lower-level permission errors.
 # Describe results kept per engine; a shape (a schema of a few columns) is small beside its SQL.
-SHAPE_CACHE_BYTES = 16 << 20
+SHAPE_CACHE_BYTES = 8 << 20
 _SHAPE_BYTES = 2048
 _REFUSED = {
     "ATTACH": "attaching databases",

@@ -34,7 +34,7 @@ def copyable(sql: str) -> str:
 
 
 # `?` → `$n` rewrites kept per engine (the original text and its rewrite).
-PLACEHOLDER_CACHE_BYTES = 16 << 20
+PLACEHOLDER_CACHE_BYTES = 8 << 20
 _DOLLAR_TAG = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)?\$")
 
 
