@@ -11,9 +11,7 @@ import pyarrow.flight as fl
 from google.protobuf.message import DecodeError
 
 from flight_gateway.context import RequestContext
-from flight_gateway.detached import DetachedJobs
 from flight_gateway.errors import GatewayError, Status, invalid, unimplemented
-from flight_gateway.execution import CancelOutcome, Executor
 from flight_gateway.jobs.history import list_page, tenant_job
 from flight_gateway.jobs.requests import job_id_request, list_jobs_request, submit_job_request
 from flight_gateway.jobs.views import job_json
@@ -24,6 +22,8 @@ from flight_gateway.protocol.job_results import JobResults
 from flight_gateway.protocol.offloaded import OffloadDelivery
 from flight_gateway.protocol.statements import NO_TRANSACTIONS, Statements
 from flight_gateway.protocol.tickets import TicketSigner
+from flight_gateway.service.detached import DetachedJobs
+from flight_gateway.service.executor import CancelOutcome, Executor
 
 log = logging.getLogger("flight_gateway.protocol")
 _UNSUPPORTED = {

@@ -19,12 +19,12 @@ import pyarrow.flight as fl
 from flight_gateway.context import RequestContext
 from flight_gateway.engines.base import EngineSession
 from flight_gateway.errors import invalid
-from flight_gateway.execution import Executor
 from flight_gateway.jobs.results import result_json
 from flight_gateway.offload import Offload, OffloadedResult, estimated_row_bytes, offload_mode, parquet_compatible
 from flight_gateway.protocol import flightsql_pb2 as pb
 from flight_gateway.protocol.commands import pack, unpack
 from flight_gateway.protocol.tickets import TicketSigner
+from flight_gateway.service.executor import Executor
 
 log = logging.getLogger("flight_gateway.offload")
 

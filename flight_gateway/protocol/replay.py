@@ -16,13 +16,13 @@ import pyarrow as pa
 
 from flight_gateway.context import RequestContext
 from flight_gateway.errors import GatewayError, Status
-from flight_gateway.execution import Executor
 from flight_gateway.jobs.idempotency import RequestIds, replayed_failure, statement_digest
 from flight_gateway.jobs.models import Job, JobState
 from flight_gateway.protocol.job_results import JobResults
 from flight_gateway.protocol.offloaded import OffloadDelivery
 from flight_gateway.protocol.statements import UPDATE_RESULT_SCHEMA, Planned, Statements
 from flight_gateway.protocol.tickets import encode_batch
+from flight_gateway.service.executor import Executor
 
 T = TypeVar("T")
 

@@ -19,9 +19,7 @@ from google.protobuf import message
 
 from auth.flight import MIDDLEWARE_KEY, AuthMiddleware
 from flight_gateway.context import RequestContext
-from flight_gateway.detached import DetachedJobs
 from flight_gateway.errors import GatewayError, Status, invalid, unimplemented
-from flight_gateway.execution import Executor
 from flight_gateway.jobs.idempotency import RequestIds, client_request_id
 from flight_gateway.protocol import flightsql_pb2 as pb
 from flight_gateway.protocol.actions import Actions
@@ -34,6 +32,8 @@ from flight_gateway.protocol.replay import Replays
 from flight_gateway.protocol.statements import NO_TRANSACTIONS, UPDATE_RESULT_SCHEMA, Planned, Statements
 from flight_gateway.protocol.status import to_flight_error
 from flight_gateway.protocol.tickets import TicketSigner, decode_batch
+from flight_gateway.service.detached import DetachedJobs
+from flight_gateway.service.executor import Executor
 
 log = logging.getLogger("flight_gateway.protocol")
 T = TypeVar("T")

@@ -11,12 +11,12 @@ import pyarrow.flight as fl
 from flight_gateway.context import RequestContext
 from flight_gateway.engines.base import IngestTarget, StatementKind, StatementShape
 from flight_gateway.errors import GatewayError, invalid, unimplemented
-from flight_gateway.execution import Executor
 from flight_gateway.policy import check_statement, check_statement_class
 from flight_gateway.protocol import flightsql_pb2 as pb
 from flight_gateway.protocol.commands import pack
 from flight_gateway.protocol.offloaded import OffloadDelivery
 from flight_gateway.protocol.tickets import TicketSigner, decode_batch, encode_batch
+from flight_gateway.service.executor import Executor
 
 _NOT_EXIST = pb.CommandStatementIngest.TableDefinitionOptions.TableNotExistOption
 _EXISTS = pb.CommandStatementIngest.TableDefinitionOptions.TableExistsOption

@@ -20,7 +20,7 @@ from flight_gateway.errors import GatewayError, Status, cancelled
 from flight_gateway.jobs import Job, JobState, JobStore, fingerprint
 from flight_gateway.jobs.history import tenant_job
 from flight_gateway.policy.statement_text import check_statement_text
-from flight_gateway.streaming import BatchPump, ClientGone, Opened
+from flight_gateway.service.streaming import BatchPump, ClientGone, Opened
 
 log = logging.getLogger("flight_gateway.execution")
 T = TypeVar("T")

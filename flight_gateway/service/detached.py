@@ -26,12 +26,12 @@ import pyarrow as pa
 from flight_gateway.context import RequestContext
 from flight_gateway.engines.base import StatementKind
 from flight_gateway.errors import GatewayError, Status, invalid
-from flight_gateway.execution import Executor
 from flight_gateway.jobs.idempotency import RequestIds, statement_digest
 from flight_gateway.jobs.models import Job, JobState
 from flight_gateway.jobs.requests import JsonScalar
 from flight_gateway.offload import parquet_compatible
 from flight_gateway.policy import check_statement
+from flight_gateway.service.executor import Executor
 
 log = logging.getLogger("flight_gateway.detached")
 KIND = "detached"
