@@ -35,8 +35,8 @@ from auth.tls import (
 )
 from flight_gateway.config import ConfigError, Settings
 from flight_gateway.engines.base import Engine
-from flight_gateway.engines.duckdb.demo import demo_database
-from flight_gateway.engines.duckdb.engine import DuckDBEngine
+from flight_gateway.engines.demo import demo_database
+from flight_gateway.engines.duckdb import DuckDBEngine
 from flight_gateway.jobs import JobHousekeeper, JobStore, SqliteJobStore
 from flight_gateway.jobs.idempotency import RequestIds
 from flight_gateway.offload import LocalOffload, Offload, OffloadSweeper
@@ -342,10 +342,10 @@ def _database_engines(settings: Settings) -> dict[str, Engine]:
     engines: dict[str, Engine] = {}
     types = {engine.type for engine in settings.engines}
     if "postgres" in types:
-        setup = _optional("flight_gateway.engines.postgres.factory", "postgres", "engines: type = 'postgres'")
+        setup = _optional("flight_gateway.engines.postgres_setup", "postgres", "engines: type = 'postgres'")
         engines.update(setup.postgres_engines(settings))
     if "redshift" in types:
-        redshift = _optional("flight_gateway.engines.redshift.engine", "redshift", "engines: type = 'redshift'")
+        redshift = _optional("flight_gateway.engines.redshift", "redshift", "engines: type = 'redshift'")
         engines.update(redshift.redshift_engines(settings))
     return engines
 
