@@ -13,14 +13,28 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import pyarrow as pa
 
 from flight_gateway.simulation.unload_writer import PartFile, SliceWriters, columns_of, record_batch
 
-if TYPE_CHECKING:
-    from flight_gateway.simulation.simulator import RedshiftSimulator
+
+class _S3(Protocol):
+    def client(self) -> Any: ...
+
+
+class UnloadHost(Protocol):
+    """What an UNLOAD needs of the simulator (a Protocol, so this module does not import it back)."""
+
+    @property
+    def s3(self) -> _S3 | None: ...
+
+    @property
+    def slices(self) -> int: ...
+
+    def backend_connect(self, dbname: str, user: str = ...) -> Any: ...
+
 
 _FETCH_ROWS = 10_000
 _NOT_EMPTY = (
@@ -162,7 +176,7 @@ def _refuse_outer_limit(query: str) -> None:
         )
 
 
-def run_unload(sim: RedshiftSimulator, role: str, database: str, sql: str) -> tuple[int, list[PartFile]]:
+def run_unload(sim: UnloadHost, role: str, database: str, sql: str) -> tuple[int, list[PartFile]]:
     """Run one UNLOAD as `role` in `database`: the number of rows and the files written."""
     import botocore.exceptions
     import psycopg
