@@ -47,6 +47,7 @@ from flight_gateway.protocol.status import install_formatter
 from flight_gateway.protocol.tickets import TicketSigner
 from flight_gateway.service.detached import DetachedJobs
 from flight_gateway.service.executor import Executor
+from flight_gateway.service.offloading import Offloading
 from flight_gateway.service.streaming import BatchPump
 
 log = logging.getLogger("flight_gateway")
@@ -288,14 +289,15 @@ def build(settings: Settings, *, clock: Callable[[], float] = time.time) -> Gate
     sweeper = OffloadSweeper(offload, settings.offload_sweep_seconds)
     try:
         sweeper.start()  # expired results of earlier runs go before this one serves
-        delivery = OffloadDelivery(
-            executor, signer, offload, default_mode=settings.offload_mode,
+        offloading = Offloading(
+            executor, offload, default_mode=settings.offload_mode,
             threshold_bytes=settings.offload_threshold_bytes, batch_rows=settings.batch_rows,
         )  # fmt: skip
+        delivery = OffloadDelivery(offloading, signer)
         # A request id answers from its job record, so it cannot outlive the record's retention.
         window = min(settings.idempotency_window_seconds, settings.job_retention_days * 86_400)
         requests = RequestIds(jobs, window, clock=clock)
-        detached = DetachedJobs(executor, delivery.run, settings.max_detached_jobs, requests)
+        detached = DetachedJobs(executor, offloading.run, settings.max_detached_jobs, requests)
         server = GatewayFlightServer(
             location,
             executor=executor,

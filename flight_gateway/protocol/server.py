@@ -28,12 +28,13 @@ from flight_gateway.protocol.info import ServerInfo
 from flight_gateway.protocol.job_results import JobResults, job_id_of
 from flight_gateway.protocol.metadata import CATALOG_COMMANDS
 from flight_gateway.protocol.offloaded import OffloadDelivery
-from flight_gateway.protocol.replay import Replays
+from flight_gateway.protocol.replay import ReplayedPlans
 from flight_gateway.protocol.statements import NO_TRANSACTIONS, UPDATE_RESULT_SCHEMA, Planned, Statements
 from flight_gateway.protocol.status import to_flight_error
 from flight_gateway.protocol.tickets import TicketSigner, decode_batch
 from flight_gateway.service.detached import DetachedJobs
 from flight_gateway.service.executor import Executor
+from flight_gateway.service.replay import Replays
 
 log = logging.getLogger("flight_gateway.protocol")
 T = TypeVar("T")
@@ -64,7 +65,9 @@ class GatewayFlightServer(fl.FlightServerBase):  # type: ignore[misc]
         self._statements = Statements(executor, signer, ticket_ttl, offload)
         self._results = JobResults(executor.jobs, offload)
         self._replays = (
-            None if requests is None else Replays(requests, executor, self._statements, self._results, offload)
+            None
+            if requests is None
+            else ReplayedPlans(Replays(requests, executor), self._statements, self._results, offload)
         )
         self._actions = Actions(executor, signer, self._statements, offload, results=self._results, detached=detached)
 
