@@ -8,14 +8,14 @@ import pytest
 from pydantic import BaseModel, Field
 
 from flight_gateway.config import Settings, TenantConfig
-from flight_gateway.config_docs import fields_table, render_configuration_reference
+from flight_gateway.config.docs import fields_table, render_configuration_reference
 
 REFERENCE = Path(__file__).resolve().parent.parent / "docs" / "configuration-reference.md"
 
 
 def test_the_committed_reference_is_the_rendered_one() -> None:
     assert REFERENCE.read_text() == render_configuration_reference(), (
-        "regenerate: python -m flight_gateway.config_docs > docs/configuration-reference.md"
+        "regenerate: python -m flight_gateway.config.docs > docs/configuration-reference.md"
     )
 
 

@@ -1,186 +1,34 @@
-"""Typed settings: the ONLY reader of environment variables and the config file.
+"""The settings model: every setting, its default and its validation (`loading.py` reads them).
 
 Precedence: CLI flags > `FLIGHT_GATEWAY_*` environment variables > TOML file (`--config`) > defaults.
 """
 
 from __future__ import annotations
 
-import difflib
-import os
 import re
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    TomlConfigSettingsSource,
-)
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from auth.secret_strength import weakness
-from flight_gateway.config_sections import NAME as _NAME
-from flight_gateway.config_sections import (
+from flight_gateway.config.sections import (
     ApiKeyConfig,
     CertRuleConfig,
     EngineConfig,
     JwtIssuerConfig,
-    PoolConfig,
     PostgresEngineConfig,
     RedshiftEngineConfig,
     UserConfig,
 )
+from flight_gateway.config.tenants import OffloadMode, TenantConfig
 
-__all__ = [
-    "ApiKeyConfig",
-    "CertRuleConfig",
-    "ConfigError",
-    "EngineConfig",
-    "JwtIssuerConfig",
-    "PoolConfig",
-    "PostgresEngineConfig",
-    "RedshiftEngineConfig",
-    "Settings",
-    "TenantConfig",
-    "UserConfig",
-    "client_password",
-    "load_settings",
-]
-
-
-class ConfigError(Exception):
-    """Invalid configuration; the message names the key and the fix."""
-
-
-_PREFIX = "FLIGHT_GATEWAY_"
-# FLIGHT_GATEWAY_* variables that are not settings: the `sql` client's password; test harnesses'.
-_OTHER_VARIABLES = frozenset({"FLIGHT_GATEWAY_PASSWORD"})
-_TEST_PREFIX = "FLIGHT_GATEWAY_TEST_"
-# Settings that say where and how the gateway runs rather than what it serves (the container image
-# and the Helm chart set some of them): with only these set, the configuration counts as empty.
-_DEMO_NEUTRAL = frozenset(
-    {
-        "host",
-        "port",
-        "data_dir",
-        "log_level",
-        "demo",
-        "demo_rows",
-        "demo_password",
-        "tls_self_signed",
-        "token_keys",
-        "token_active_key",
-        "token_ttl_seconds",
-    }
-)
-
-
-StatementClass = Literal["query", "dml", "ddl", "other", "ingest"]
-OffloadMode = Literal["auto", "always", "never"]
-# A relative directory below offload_dir: no absolute paths, no `..`, no empty segments.
-_OFFLOAD_PREFIX = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)*$"
-
-
-class TenantLimitsConfig(BaseModel):
-    """Declared per tenant; enforcement comes with the governance work."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    max_concurrent_statements: int | None = Field(
-        default=None, ge=1, description="declared and validated, not enforced yet"
-    )
-    max_result_rows: int | None = Field(default=None, ge=1, description="declared and validated, not enforced yet")
-    statement_timeout_seconds: float | None = Field(
-        default=None,
-        gt=0,
-        description="the server's statement_timeout on PostgreSQL and Redshift engines (wins over the engine's); "
-        "not enforced on DuckDB yet",
-    )
-    requests_per_minute: int | None = Field(default=None, ge=1, description="declared and validated, not enforced yet")
-
-
-class TenantConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    id: str = Field(pattern=_NAME, description="a letter, then up to 62 letters, digits, `_` or `-`")
-    engine: str = Field(
-        default="duckdb", pattern=_NAME, description="`duckdb` (embedded) or the name of an [[engines]] entry"
-    )
-    database: str | None = Field(
-        default=None, description="DuckDB file for this tenant; default <data_dir>/tenants/<id>.duckdb"
-    )
-    db_user: str | None = Field(
-        default=None,
-        description="the database user the engine logs in as; required with a PostgreSQL or Redshift engine, "
-        "ignored by DuckDB",
-    )
-    db_groups: list[str] = Field(default_factory=list, description="db_user's groups (Redshift IAM logins: DbGroups)")
-    db_password: SecretStr | None = Field(
-        default=None, description="db_user's password (prefer a file or env var); at most one password source"
-    )
-    db_password_file: Path | None = Field(default=None, description="file holding db_user's password")
-    db_password_env: str | None = Field(default=None, description="environment variable holding db_user's password")
-    db_secret_arn: str | None = Field(
-        default=None, description="AWS Secrets Manager secret with db_user's password (JSON `password` key or plain)"
-    )
-    wlm_query_group: str | None = Field(
-        default=None,
-        description="Redshift WLM query group: SET query_group on every connection; other engines ignore it",
-    )
-    read_only: bool = Field(
-        default=False,
-        description="shorthand for allowed_statements = ['query']; the database is also opened read-only",
-    )
-    allowed_statements: list[StatementClass] = Field(
-        default_factory=lambda: list(get_args(StatementClass)),
-        description="statement classes this tenant may run (`ingest`: ADBC bulk ingestion); others are refused with "
-        "STATEMENT_NOT_ALLOWED",
-    )
-    offload_prefix: str | None = Field(
-        default=None,
-        pattern=_OFFLOAD_PREFIX,
-        description="directory below offload_dir for this tenant's offloaded results; default: the tenant id",
-    )
-    offload: OffloadMode | None = Field(
-        default=None, description="when to offload this tenant's results (auto | always | never); default offload_mode"
-    )
-    limits: TenantLimitsConfig = Field(default_factory=TenantLimitsConfig, description="this tenant's limits")
-
-    @property
-    def statement_classes(self) -> frozenset[str]:
-        return frozenset({"query"}) if self.read_only else frozenset(self.allowed_statements)
-
-    @model_validator(mode="after")
-    def _one_password_source(self) -> TenantConfig:
-        sources = [self.db_password, self.db_password_file, self.db_password_env, self.db_secret_arn]
-        if sum(source is not None for source in sources) > 1:
-            raise ValueError("set at most one of db_password, db_password_file, db_password_env, db_secret_arn")
-        return self
-
-    def db_password_value(self) -> str | None:
-        """The password from the config, its file or its env var (Secrets Manager is the engine's job)."""
-        if self.db_password is not None:
-            return self.db_password.get_secret_value()
-        if self.db_password_file is not None:
-            try:
-                return self.db_password_file.read_text().strip()
-            except OSError as exc:
-                raise ConfigError(
-                    f"tenants.{self.id}.db_password_file: cannot read {self.db_password_file}: {exc.strerror}"
-                ) from None
-        if self.db_password_env is not None:
-            value = os.environ.get(self.db_password_env)
-            if value is None:
-                raise ConfigError(
-                    f"tenants.{self.id}.db_password_env: environment variable {self.db_password_env} is not set"
-                )
-            return value
-        return None
+PREFIX = "FLIGHT_GATEWAY_"
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix=_PREFIX, extra="forbid")
+    model_config = SettingsConfigDict(env_prefix=PREFIX, extra="forbid")
 
     host: str = Field(default="127.0.0.1", description="address to listen on; 0.0.0.0 for every interface (containers)")
     port: int = Field(
@@ -450,120 +298,3 @@ class Settings(BaseSettings):
     @property
     def jobs_path(self) -> Path:
         return self.jobs_db or self.data_dir / "jobs.sqlite3"
-
-
-def _origin(top: str, config_file: Path | None, environment: dict[str, str], overrides: dict[str, Any]) -> str:
-    """Where the top-level key `top` came from: a flag beats the environment, which beats the file."""
-    if top in overrides:
-        return f"config key '{top}', command-line flag"
-    variable = _PREFIX + top.upper()
-    if variable in environment:
-        return f"config key '{top}', env {variable}"
-    if config_file is not None:
-        return f"config key '{top}' in config file {config_file}"
-    return f"config key '{top}'"
-
-
-def _describe(
-    error: ValidationError, config_file: Path | None, environment: dict[str, str], overrides: dict[str, Any]
-) -> str:
-    lines = []
-    for item in error.errors():
-        key = ".".join(str(part) for part in item["loc"]) or "(root)"
-        top = str(item["loc"][0]) if item["loc"] else ""
-        if item["type"] == "extra_forbidden" and len(item["loc"]) == 1:
-            # Unknown top-level keys come only from the file: the environment and flags hold known keys only.
-            close = difflib.get_close_matches(top, sorted(Settings.model_fields), n=1, cutoff=0.5)
-            hint = f"did you mean '{close[0]}'?" if close else "see docs/configuration-reference.md"
-            source = f" in config file {config_file}" if config_file is not None else ""
-            lines.append(f"  {key}: unknown key{source} ({hint})")
-            continue
-        where = f" ({_origin(top, config_file, environment, overrides)})" if top else ""
-        lines.append(f"  {key}: {item['msg'].removeprefix('Value error, ')}{where}")
-    return "invalid configuration:\n" + "\n".join(lines)
-
-
-def _environment() -> dict[str, str]:
-    """The FLIGHT_GATEWAY_* variables, names upper-cased (settings are read case-insensitively)."""
-    return {name.upper(): value for name, value in os.environ.items() if name.upper().startswith(_PREFIX)}
-
-
-def _check_environment(settings: Settings, environment: dict[str, str]) -> None:
-    """Refuse FLIGHT_GATEWAY_* variables that nothing reads: a misspelt setting must not be ignored."""
-    known = {_PREFIX + name.upper() for name in Settings.model_fields} | _OTHER_VARIABLES
-    known |= {t.db_password_env.upper() for t in settings.tenants if t.db_password_env}
-    unknown = sorted(name for name in environment if name not in known and not name.startswith(_TEST_PREFIX))
-    if not unknown:
-        return
-    lines = []
-    for name in unknown:
-        close = difflib.get_close_matches(name, sorted(known), n=1)
-        hint = f"did you mean {close[0]}?" if close else "see docs/configuration-reference.md"
-        lines.append(f"  {name}: no setting has this name ({hint})")
-    raise ConfigError(
-        "unknown environment variable(s):\n" + "\n".join(lines) + "\nfix the name, or unset it if it is not "
-        "meant for flight-gateway"
-    )
-
-
-def _resolve_demo(settings: Settings, config_file: Path | None, environment: dict[str, str]) -> Settings:
-    """`demo` unset: on only when nothing at all is configured; configured without tenants is an error."""
-    if settings.demo is not None:
-        return settings
-    if settings.tenants:
-        return settings.model_copy(update={"demo": False})
-    configured = [f"config file {config_file}"] if config_file is not None else []
-    configured += sorted(
-        name
-        for name in environment
-        if name.removeprefix(_PREFIX).lower() in Settings.model_fields
-        and name.removeprefix(_PREFIX).lower() not in _DEMO_NEUTRAL
-    )
-    if not configured:
-        return settings.model_copy(update={"demo": True})
-    raise ConfigError(
-        f"tenants: no tenants are configured, but the configuration is not empty ({', '.join(configured)}), so "
-        "the demo tenants are not served by default; declare [[tenants]] (env FLIGHT_GATEWAY_TENANTS, a JSON list), "
-        "or serve the demo on purpose with --demo (demo = true)"
-    )
-
-
-def client_password() -> str | None:
-    """The password the `sql` client command uses, from FLIGHT_GATEWAY_PASSWORD (None: prompt)."""
-    return os.environ.get("FLIGHT_GATEWAY_PASSWORD") or None
-
-
-def load_settings(config_file: Path | None = None, *, serving: bool = False, **overrides: Any) -> Settings:
-    """Settings from flags (`overrides`), env and an optional TOML file; ConfigError if invalid.
-
-    `serving`: settings for `serve`, with `demo` decided (see `_resolve_demo`).
-    """
-    if config_file is not None and not config_file.is_file():
-        raise ConfigError(f"config file {config_file} does not exist or is not a file (--config)")
-
-    class _FromFile(Settings):
-        @classmethod
-        def settings_customise_sources(
-            cls,
-            settings_cls: type[BaseSettings],
-            init_settings: PydanticBaseSettingsSource,
-            env_settings: PydanticBaseSettingsSource,
-            dotenv_settings: PydanticBaseSettingsSource,
-            file_secret_settings: PydanticBaseSettingsSource,
-        ) -> tuple[PydanticBaseSettingsSource, ...]:
-            sources = [init_settings, env_settings]
-            if config_file is not None:
-                sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
-            return tuple(sources)
-
-    given = {k: v for k, v in overrides.items() if v is not None}
-    environment = _environment()
-    try:
-        settings = _FromFile(**given)
-    except ValidationError as exc:
-        raise ConfigError(_describe(exc, config_file, environment, given)) from None
-    except ValueError as exc:  # TOML syntax, or an env value that is not JSON where JSON is expected
-        where = f"config file {config_file} or " if config_file else ""
-        raise ConfigError(f"invalid configuration ({where}FLIGHT_GATEWAY_* environment): {exc}") from None
-    _check_environment(settings, environment)
-    return _resolve_demo(settings, config_file, environment) if serving else settings

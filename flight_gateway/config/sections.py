@@ -1,6 +1,6 @@
 """Sections of the settings model: database engines and credentials/identity sources.
 
-Plain data with validation; flight_gateway/config.py composes them into `Settings` and stays the
+Plain data with validation; `settings.py` composes them into `Settings` and `loading.py` stays the
 only reader of the environment and the config file.
 """
 
@@ -15,6 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from auth.secret_strength import weakness
 
 NAME = r"^[A-Za-z][A-Za-z0-9_-]{0,62}$"
+
+
+class ConfigError(Exception):
+    """Invalid configuration; the message names the key and the fix."""
 
 
 SslMode = Literal["disable", "prefer", "require", "verify-ca", "verify-full"]

@@ -1,6 +1,6 @@
 """`docs/configuration-reference.md`, rendered from the settings models and their field descriptions.
 
-Regenerate after changing a setting: `python -m flight_gateway.config_docs > docs/configuration-reference.md`
+Regenerate after changing a setting: `python -m flight_gateway.config.docs > docs/configuration-reference.md`
 (tests/test_config_docs.py fails while the committed file differs). Every field needs a
 `Field(description=...)`: rendering refuses a field without one.
 """
@@ -20,7 +20,7 @@ from pydantic import BaseModel, SecretStr
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from flight_gateway.config import Settings
+from flight_gateway.config.settings import Settings
 
 _PREFIX = "FLIGHT_GATEWAY_"
 _SCALARS: dict[Any, str] = {
@@ -40,8 +40,8 @@ _PLACEHOLDER_WORD = re.compile(r"(?<![`\w])((?:[\w./:*-]*<[^<>`]+>)+[\w./:*-]*)"
 
 _HEADER = """# Configuration reference
 
-<!-- Generated from the settings models (flight_gateway/config.py, config_sections.py) by
-`python -m flight_gateway.config_docs > docs/configuration-reference.md`; do not edit by hand. -->
+<!-- Generated from the settings models (flight_gateway/config/) by
+`python -m flight_gateway.config.docs > docs/configuration-reference.md`; do not edit by hand. -->
 
 Every key, its environment variable, type, default and meaning. How settings are given (flags,
 environment, TOML file), examples and what happens to a bad value: [configuration](configuration.md).
@@ -159,7 +159,7 @@ def _type_name(annotation: Any) -> str:
         return "table"
     if inner in _SCALARS:
         return _SCALARS[inner]
-    raise ValueError(f"no documented name for the type {inner!r}; add it to config_docs._SCALARS")
+    raise ValueError(f"no documented name for the type {inner!r}; add it to flight_gateway.config.docs._SCALARS")
 
 
 def _number(value: Any) -> str:
