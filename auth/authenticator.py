@@ -6,7 +6,7 @@ import base64
 import binascii
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from auth.api_keys import ApiKeyVerifier, looks_like_api_key
 from auth.jwt_verifier import JwtVerifier, looks_like_jwt
@@ -93,7 +93,7 @@ class Authenticator:
             if self._jwt is None:
                 raise unauthenticated("jwt_disabled", "JWT authentication is not configured on this gateway")
             identity = self._jwt.verify_identity(token)
-            return replace(identity.principal, db_user=identity.db_user)
+            return identity.principal
         raise unauthenticated(
             "token_unrecognized", "the bearer value is not a gateway token, API key or JWT; log in again"
         )

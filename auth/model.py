@@ -48,8 +48,6 @@ class Principal:
     tenant_id: str
     method: str
     roles: tuple[str, ...] = field(default=())
-    # A database user other than the tenant's, when the identity provider may say so (JWT claim).
-    db_user: str | None = None
     # The public id of the API key used, for logs and jobs.
     key_id: str | None = None
     # When the credential behind this identity stops being valid (epoch seconds), if it does.

@@ -27,10 +27,6 @@ def hash_password(password: str, *, log2_n: int = _LOG2_N) -> str:
     return f"scrypt${log2_n}${_R}${_P}${_b64(salt)}${_b64(digest)}"
 
 
-def is_password_hash(text: str) -> bool:
-    return text.startswith("scrypt$") and text.count("$") == 5
-
-
 def verify_password(password: str, encoded: str) -> bool:
     """Constant-time check of `password` against a hash from `hash_password`."""
     try:

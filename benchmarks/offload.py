@@ -308,7 +308,7 @@ def measure(
                                 return
                             cur.adbc_read_partition(partition)
                             firsts[i] = min(firsts[i], drain(cur.fetch_record_batch(), results[i]))
-                    except BaseException as exc:  # noqa: BLE001 - re-raised in the caller
+                    except BaseException as exc:  # re-raised in the caller
                         errors.append(exc)
 
                 threads = [threading.Thread(target=work, args=(i,)) for i in range(k)]

@@ -33,7 +33,7 @@ class MotoService:
     endpoint_url: str
     region: str = "us-east-1"
     access_key: str = "testing"
-    secret_key: str = "testing"  # noqa: S105 - moto accepts any credentials
+    secret_key: str = "testing"  # moto accepts any credentials
 
     def client(self, service: str):  # type: ignore[no-untyped-def]
         import boto3

@@ -53,7 +53,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway
 @pytest.mark.parametrize("sql", WRITES)
 def test_writes_are_refused_however_they_return(gateway: RunningGateway, sql: str) -> None:
     with gateway.connect("qo") as conn, conn.cursor() as cur:
-        with pytest.raises(flight_sql.Error) as refused:  # noqa: PT012 - reading is part of running a query
+        with pytest.raises(flight_sql.Error) as refused:  # reading is part of running a query
             cur.execute(sql)
             cur.fetchall()
         text = str(refused.value)

@@ -213,7 +213,7 @@ def _together(n: int, call: Callable[[], Any]) -> list[Any]:
         barrier.wait()
         try:
             results[i] = call()
-        except Exception as exc:  # noqa: BLE001 - reported by the assertions
+        except Exception as exc:  # reported by the assertions
             results[i] = exc
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]

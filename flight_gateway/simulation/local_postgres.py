@@ -202,7 +202,7 @@ def start_local_postgres(
     args = [str(binaries / "postgres"), "-D", str(pgdata), "-h", host, "-p", str(port), "-k", str(server_dir)]
     for key, value in options.items():
         args += ["-c", f"{key}={value}"]
-    log = open(work_dir / "postgres.log", "ab")  # noqa: SIM115 - handed to the server process
+    log = open(work_dir / "postgres.log", "ab")  # handed to the server process
     process = subprocess.Popen(args, user=user, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
     log.close()
     server = LocalPostgres(host, port, "postgres", password, pgdata, process, server_dir)

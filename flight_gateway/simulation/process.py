@@ -108,7 +108,7 @@ class SimulatorProcess:
         if bucket is not None:
             command += ["--bucket", bucket]
         work_dir.mkdir(parents=True, exist_ok=True)
-        log = open(work_dir / "simulator.log", "ab")  # noqa: SIM115 - handed to the child
+        log = open(work_dir / "simulator.log", "ab")  # handed to the child
         self._process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log)  # noqa: S603
         log.close()
         ready: queue.Queue[bytes] = queue.Queue()

@@ -87,7 +87,7 @@ class SliceWriters:
                 continue
             if slice_no not in self._open:
                 path = self.tmp / f"slice{slice_no}.parquet"
-                sink = open(path, "wb")  # noqa: SIM115 - closed in _close
+                sink = open(path, "wb")  # closed in _close
                 writer = pq.ParquetWriter(sink, batch.schema, compression="snappy", use_dictionary=False)
                 self._open[slice_no] = (writer, sink, path, self._parts[slice_no], 0)
             writer, sink, path, part, count = self._open[slice_no]

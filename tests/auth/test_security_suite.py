@@ -521,7 +521,7 @@ def test_secrets_never_reach_the_logs(suite: Suite, caplog: pytest.LogCaptureFix
 
 
 def test_create_key_cli_output_configures_a_working_key(tmp_path: Path) -> None:
-    result = subprocess.run(  # noqa: S603 - our own CLI, fixed argv
+    result = subprocess.run(  # our own CLI, fixed argv
         [sys.executable, "-m", "flight_gateway.cli", "auth", "create-key", "--tenant", "acme", "--subject", "ci-bot"],
         capture_output=True,
         text=True,

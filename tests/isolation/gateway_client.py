@@ -22,7 +22,7 @@ def rows(conn: flight_sql.Connection, sql: str, params: Any = None) -> list[tupl
 
 def failure(conn: flight_sql.Connection, sql: str, params: Any = None) -> flight_sql.Error:
     """The error the gateway answers to `sql` (the test fails if it answers rows)."""
-    with pytest.raises(flight_sql.Error) as caught:  # noqa: PT012 - reading is part of running a query
+    with pytest.raises(flight_sql.Error) as caught:  # reading is part of running a query
         with conn.cursor() as cur:
             cur.execute(sql, params)
             if cur.description:
