@@ -123,6 +123,7 @@ class ErrorCode(enum.Enum):
     BAD_DELIVERY_HINT = CodeFacts(_I, "the delivery hint is not one the gateway understands")
     BAD_REQUEST_ID = CodeFacts(_I, "the request id is malformed")
     REQUEST_ID_REUSED = CodeFacts(_I, "the request id was already used for a different statement")
+    REQUEST_FAILED = CodeFacts(_I, "an earlier call with this request id failed; send a new request id to run it again")
     # -- permissions and policy
     NO_CREDENTIALS = CodeFacts(_A, "the call carries no credentials; authenticate first")
     DB_LOGIN_FAILED = CodeFacts(_A, "the database refused the gateway's password for the tenant's db_user")
@@ -177,6 +178,7 @@ class ErrorCode(enum.Enum):
     MALFORMED_ENDPOINT = CodeFacts(_I, "the endpoint cannot be decoded")
     MALFORMED_FLIGHT_INFO = CodeFacts(_I, "the FlightInfo cannot be decoded")
     BAD_MANIFEST = CodeFacts(_I, "the offload manifest is malformed")
+    BAD_JOB_ID = CodeFacts(_I, "an offloaded result was asked for by something that is not a job id")
     # -- protocol
     MALFORMED_COMMAND = CodeFacts(_I, "the Flight SQL command cannot be decoded")
     MALFORMED_ACTION = CodeFacts(_I, "the action body cannot be decoded")

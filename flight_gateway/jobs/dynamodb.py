@@ -17,7 +17,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
-from flight_gateway.errors import GatewayError, Status
+from flight_gateway.errors import ErrorCode, error
 from flight_gateway.jobs.dynamodb_schema import (
     BY_TENANT,
     BY_TIME,
@@ -226,7 +226,7 @@ class DynamoDBJobStore:
             if held is not None:
                 return request_from(held)
             # Deleted between our put and our read (it had expired): claim again.
-        raise GatewayError(Status.UNAVAILABLE, "JOB_STORE_UNAVAILABLE", "the request id is contended; try again")
+        raise error(ErrorCode.JOB_STORE_UNAVAILABLE, "the request id is contended; try again")
 
     def forget_requests(self, expired_before: float) -> int:
         return self._delete_expiring(REQUEST_SK, expired_before, Attr("expires_at").lte(number(expired_before)))

@@ -27,7 +27,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from flight_gateway.errors import GatewayError, Status
+from flight_gateway.errors import ErrorCode, error
 from flight_gateway.jobs.models import Instance, Job, JobState, RequestClaim
 
 JOB_SK = "JOB"
@@ -179,8 +179,8 @@ def reachable() -> Iterator[None]:
     try:
         yield
     except (BotoCoreError, ClientError) as exc:
-        raise GatewayError(
-            Status.UNAVAILABLE, "JOB_STORE_UNAVAILABLE", f"the job store (DynamoDB) failed ({_code(exc)}); try again"
+        raise error(
+            ErrorCode.JOB_STORE_UNAVAILABLE, f"the job store (DynamoDB) failed ({_code(exc)}); try again"
         ) from exc
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flight_gateway.errors import GatewayError, not_found
+from flight_gateway.errors import ErrorCode, GatewayError, error
 from flight_gateway.jobs.models import Job
 from flight_gateway.jobs.requests import ListJobsRequest, page_token
 from flight_gateway.jobs.store import JobStore
@@ -13,7 +13,7 @@ from flight_gateway.jobs.views import job_json
 
 def job_not_found() -> GatewayError:
     # One answer for "absent" and "another tenant's", so job ids cannot be probed across tenants.
-    return not_found("JOB_NOT_FOUND", "no job with this id for this tenant; see ListJobs for the tenant's jobs")
+    return error(ErrorCode.JOB_NOT_FOUND, "no job with this id for this tenant; see ListJobs for the tenant's jobs")
 
 
 def tenant_job(store: JobStore, tenant: str, job_id: str) -> Job:

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from flight_gateway.errors import GatewayError, Status, invalid
+from flight_gateway.errors import ErrorCode, GatewayError, Status, error
 from flight_gateway.jobs.history import tenant_job
 from flight_gateway.jobs.models import Job, JobState, RequestClaim
 from flight_gateway.jobs.store import JobStore
@@ -30,8 +30,8 @@ def client_request_id(raw: str | None) -> str | None:
     if raw is None:
         return None
     if not _REQUEST_ID.fullmatch(raw):
-        raise invalid(
-            "BAD_REQUEST_ID",
+        raise error(
+            ErrorCode.BAD_REQUEST_ID,
             "the x-flight-gateway-request-id header must be 1 to 128 characters from A-Z a-z 0-9 . _ : -; "
             "send a UUID, for example",
         )
@@ -73,8 +73,8 @@ class RequestIds:
         mine = uuid.uuid4().hex
         held = self._store.claim_request(RequestClaim(tenant, request_id, digest, mine, now, now + self.window_seconds))
         if held.statement != digest:
-            raise invalid(
-                "REQUEST_ID_REUSED",
+            raise error(
+                ErrorCode.REQUEST_ID_REUSED,
                 f"request id {request_id!r} was already used for a different statement or call; "
                 "send a new request id for a new statement",
             )
@@ -92,12 +92,10 @@ class RequestIds:
             if job is not None and (not finished or job.state.finished):
                 return tenant_job(self._store, tenant, job_id)
             if time.monotonic() >= deadline:
-                raise GatewayError(
-                    Status.UNAVAILABLE,
-                    "REQUEST_IN_PROGRESS",
+                raise error(
+                    ErrorCode.REQUEST_IN_PROGRESS,
                     "an earlier call with this request id is still running; send the same call again later "
                     "(or follow its job with GetJob)",
-                    retryable=True,
                 )
             time.sleep(pause)
             pause = min(pause * 2, 0.5)
@@ -111,5 +109,5 @@ def replayed_failure(job: Job) -> GatewayError:
         "send a new request id to run the statement again"
     )
     if job.state is JobState.CANCELLED:
-        return GatewayError(Status.CANCELLED, job.error_code or "CANCELLED", message)
-    return GatewayError(Status.INVALID_ARGUMENT, job.error_code or "REQUEST_FAILED", message)
+        return GatewayError(Status.CANCELLED, job.error_code or ErrorCode.CANCELLED.name, message)
+    return GatewayError(Status.INVALID_ARGUMENT, job.error_code or ErrorCode.REQUEST_FAILED.name, message)

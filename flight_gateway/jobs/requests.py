@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from flight_gateway.errors import GatewayError, invalid
+from flight_gateway.errors import ErrorCode, GatewayError, error
 from flight_gateway.jobs.models import Job, JobState
 
 MAX_LIMIT = 1000
@@ -38,7 +38,7 @@ class ListJobsRequest:
 
 
 def _bad(action: str, message: str) -> GatewayError:
-    return invalid("INVALID_ACTION_BODY", f"{action}: {message}")
+    return error(ErrorCode.INVALID_ACTION_BODY, f"{action}: {message}")
 
 
 def _reject_constant(name: str) -> Any:

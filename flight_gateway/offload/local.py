@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from auth import Tenant
-from flight_gateway.errors import GatewayError, Status
+from flight_gateway.errors import ErrorCode, GatewayError, Status
 from flight_gateway.offload.parquet import parquet_writer, parse_manifest, read_batches, write_parts
 from flight_gateway.offload.store import (
     MANIFEST,
@@ -41,7 +41,7 @@ def _write_failed(exc: OSError) -> GatewayError:
     full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
     return GatewayError(
         Status.RESOURCE_EXHAUSTED if full else Status.UNAVAILABLE,
-        "OFFLOAD_FAILED",
+        ErrorCode.OFFLOAD_FAILED.name,
         f"writing the offloaded result failed ({exc.strerror or exc}); nothing was kept, run the statement again",
     )
 
@@ -135,7 +135,7 @@ class LocalOffload:
         return schema, read_batches(parquet, schema, batch_rows)
 
     def renew(self, tenant: Tenant, job_id: str) -> float:
-        check_job_id(job_id, "MALFORMED_TICKET")
+        check_job_id(job_id, ErrorCode.MALFORMED_TICKET)
         job_dir = self.tenant_dir(tenant) / job_id
         current = _expiry(job_dir / MARKER)
         if current is None:

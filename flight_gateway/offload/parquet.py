@@ -12,7 +12,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from flight_gateway.errors import invalid
+from flight_gateway.errors import ErrorCode, error
 from flight_gateway.offload.store import PART_NAME, Part, too_large
 
 
@@ -106,13 +106,13 @@ def parse_manifest(text: str | bytes, job_location: str) -> list[ManifestEntry]:
         entries = json.loads(text)["entries"]
         listed = [(str(e["url"]), e.get("meta") or {}) for e in entries]
     except (ValueError, KeyError, TypeError) as exc:
-        raise invalid("BAD_MANIFEST", "the UNLOAD manifest is not valid JSON with `entries`") from exc
+        raise error(ErrorCode.BAD_MANIFEST, "the UNLOAD manifest is not valid JSON with `entries`") from exc
     prefix = job_location if job_location.endswith("/") else job_location + "/"
     parts = []
     for url, meta in listed:
         name = url[len(prefix) :] if url.startswith(prefix) else ""
         if not PART_NAME.match(name):
-            raise invalid("BAD_MANIFEST", f"the UNLOAD manifest lists a part outside {prefix} or misnamed")
+            raise error(ErrorCode.BAD_MANIFEST, f"the UNLOAD manifest lists a part outside {prefix} or misnamed")
         rows = meta.get("record_count")
         parts.append(ManifestEntry(name, None if rows is None else int(rows), int(meta.get("content_length", 0))))
     return parts

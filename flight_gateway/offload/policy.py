@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from flight_gateway.errors import invalid
+from flight_gateway.errors import ErrorCode, error
 
 # Values of the `x-flight-gateway-delivery` call header (auth.flight.DELIVERY_HEADER) and the
 # offload mode each one selects for that call.
@@ -19,8 +19,8 @@ def offload_mode(default: str, tenant_mode: str | None, hint: str | None) -> str
     if hint is not None and hint.strip():
         mode = DELIVERY_HINTS.get(hint.strip().lower())
         if mode is None:
-            raise invalid(
-                "BAD_DELIVERY_HINT",
+            raise error(
+                ErrorCode.BAD_DELIVERY_HINT,
                 f"x-flight-gateway-delivery must be one of {', '.join(DELIVERY_HINTS)}, got {hint.strip()[:40]!r}",
             )
         return mode

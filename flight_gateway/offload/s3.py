@@ -24,6 +24,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from auth import Tenant
+from flight_gateway.errors import ErrorCode
 from flight_gateway.offload.parquet import parquet_writer, parse_manifest, read_batches, write_parts
 from flight_gateway.offload.s3io import MultipartSink, describe, is_missing, open_ranged, read_failed, write_failed
 from flight_gateway.offload.store import (
@@ -194,7 +195,7 @@ class S3Offload:
         return schema, _translated(read_batches(parquet, schema, batch_rows))
 
     def renew(self, tenant: Tenant, job_id: str) -> float:
-        check_job_id(job_id, "MALFORMED_TICKET")
+        check_job_id(job_id, ErrorCode.MALFORMED_TICKET)
         prefix = self._job_prefix(tenant, job_id)
         try:
             current = _expiry(self._client.get_object(Bucket=self.bucket, Key=prefix + MARKER)["Body"].read())

@@ -12,7 +12,7 @@ import io
 import logging
 from typing import Any
 
-from flight_gateway.errors import GatewayError, Status
+from flight_gateway.errors import ErrorCode, GatewayError, error
 
 log = logging.getLogger("flight_gateway.offload")
 CHUNK = 8 * 1024 * 1024  # multipart part size (S3's minimum is 5 MiB)
@@ -46,17 +46,15 @@ def describe(exc: BaseException) -> str:
 
 
 def write_failed(exc: BaseException) -> GatewayError:
-    return GatewayError(
-        Status.UNAVAILABLE,
-        "OFFLOAD_FAILED",
+    return error(
+        ErrorCode.OFFLOAD_FAILED,
         f"writing the offloaded result failed ({describe(exc)}); nothing was kept, run the statement again",
     )
 
 
 def read_failed(exc: BaseException) -> GatewayError:
-    return GatewayError(
-        Status.UNAVAILABLE,
-        "OFFLOAD_UNAVAILABLE",
+    return error(
+        ErrorCode.OFFLOAD_UNAVAILABLE,
         f"reading the offloaded result failed ({describe(exc)}); retry the read, the result is kept until it expires",
     )
 

@@ -16,7 +16,7 @@ from typing import Protocol
 import pyarrow as pa
 
 from auth import Tenant
-from flight_gateway.errors import GatewayError, Status, invalid
+from flight_gateway.errors import ErrorCode, GatewayError, error
 
 MARKER = "expires.json"
 SCHEMA_FILE = "schema.arrow"
@@ -87,9 +87,9 @@ class Offload(Protocol):
         ...
 
 
-def check_job_id(job_id: str, code: str = "BAD_JOB_ID") -> None:
+def check_job_id(job_id: str, code: ErrorCode = ErrorCode.BAD_JOB_ID) -> None:
     if not JOB_ID.match(job_id):
-        raise invalid(code, "offloaded results are named by job id")
+        raise error(code, "offloaded results are named by job id")
 
 
 def split_part(part: str) -> tuple[str, str]:
@@ -97,18 +97,17 @@ def split_part(part: str) -> tuple[str, str]:
     tickets, so a bad one is defence in depth."""
     job_id, _, name = part.partition("/")
     if not JOB_ID.match(job_id) or not PART_NAME.match(name):
-        raise invalid("MALFORMED_TICKET", "the ticket names no offloaded result of this tenant")
+        raise error(ErrorCode.MALFORMED_TICKET, "the ticket names no offloaded result of this tenant")
     return job_id, name
 
 
 def gone() -> GatewayError:
-    return GatewayError(Status.NOT_FOUND, "OFFLOAD_GONE", GONE)
+    return error(ErrorCode.OFFLOAD_GONE, GONE)
 
 
 def too_large(max_bytes: int) -> GatewayError:
-    return GatewayError(
-        Status.RESOURCE_EXHAUSTED,
-        "OFFLOAD_TOO_LARGE",
+    return error(
+        ErrorCode.OFFLOAD_TOO_LARGE,
         f"the result exceeds offload_max_bytes ({max_bytes} bytes); nothing was kept. "
         "Narrow the query, or read it as a stream (x-flight-gateway-delivery: stream)",
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from auth import Tenant
 from flight_gateway.engines.base import StatementKind, StatementShape
-from flight_gateway.errors import denied
+from flight_gateway.errors import ErrorCode, error
 
 # A tenant allowed all of these runs any statement: classifying its SQL changes nothing.
 SQL_CLASSES = frozenset(kind.value for kind in StatementKind)
@@ -13,8 +13,8 @@ SQL_CLASSES = frozenset(kind.value for kind in StatementKind)
 def check_statement_class(tenant: Tenant, statement_class: str) -> None:
     if statement_class not in tenant.allowed_statements:
         allowed = ", ".join(sorted(tenant.allowed_statements)) or "none"
-        raise denied(
-            "STATEMENT_NOT_ALLOWED",
+        raise error(
+            ErrorCode.STATEMENT_NOT_ALLOWED,
             f"tenant {tenant.id!r} may not run {statement_class} statements (allowed: {allowed})",
         )
 
@@ -29,8 +29,8 @@ def check_understood(tenant: Tenant, unclassified: str | None) -> None:
     database sees the text, so the refusal is the same whatever the database would answer."""
     if unclassified is not None and restricted(tenant):
         allowed = ", ".join(sorted(tenant.allowed_statements)) or "none"
-        raise denied(
-            "STATEMENT_NOT_UNDERSTOOD",
+        raise error(
+            ErrorCode.STATEMENT_NOT_UNDERSTOOD,
             f"the gateway cannot tell what this statement does ({unclassified}); tenant "
             f"{tenant.id!r} may run only {allowed} statements, so it is refused. Send one plain statement",
         )

@@ -8,19 +8,19 @@ classify, sign into tickets and keep.
 
 from __future__ import annotations
 
-from flight_gateway.errors import invalid
+from flight_gateway.errors import ErrorCode, error
 
 
 def check_statement_text(text: str, max_bytes: int, what: str = "the SQL statement") -> None:
     if "\x00" in text:
-        raise invalid(
-            "NUL_IN_STATEMENT",
+        raise error(
+            ErrorCode.NUL_IN_STATEMENT,
             f"{what} contains a NUL character (\\x00), which databases read as the end of the text; remove it",
         )
     # UTF-8 is at most 4 bytes a character: short texts need no encoding to be measured.
     if len(text) * 4 > max_bytes and (size := len(text.encode("utf-8", "surrogatepass"))) > max_bytes:
-        raise invalid(
-            "STATEMENT_TOO_LARGE",
+        raise error(
+            ErrorCode.STATEMENT_TOO_LARGE,
             f"{what} is {size} bytes, over the limit of {max_bytes} bytes (setting max_statement_bytes); "
             "send a smaller statement, or bind large values as parameters",
         )
