@@ -99,7 +99,7 @@ def engine_op(database: Path, query: str) -> tuple[Op | None, str]:
     """The gateway's DuckDB engine in-process; None (and why) if its internal API has moved on."""
     try:
         from auth import Tenant
-        from flight_gateway.engines.duckdb import DuckDBEngine
+        from flight_gateway.engines.duckdb.engine import DuckDBEngine
 
         engine = DuckDBEngine({TENANT: str(database)})
         tenant = Tenant(id=TENANT, engine="duckdb", database=str(database))

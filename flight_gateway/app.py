@@ -35,8 +35,9 @@ from auth.tls import (
 )
 from flight_gateway.config import ConfigError, Settings
 from flight_gateway.engines.base import Engine
-from flight_gateway.engines.demo import demo_database
-from flight_gateway.engines.duckdb import DuckDBEngine
+from flight_gateway.engines.duckdb.demo import demo_database
+from flight_gateway.engines.duckdb.engine import DuckDBEngine
+from flight_gateway.engines.registry import create_engines
 from flight_gateway.jobs import JobHousekeeper, JobStore, SqliteJobStore
 from flight_gateway.jobs.idempotency import RequestIds
 from flight_gateway.offload import LocalOffload, Offload, OffloadSweeper
@@ -258,7 +259,7 @@ def build(settings: Settings, *, clock: Callable[[], float] = time.time) -> Gate
         settings.auth_max_failures, settings.auth_failure_window_seconds, settings.auth_lockout_seconds, clock
     )
     duck = DuckDBEngine({t.id: t.database or ":memory:" for t in tenants.values() if t.engine == "duckdb"})
-    engines: dict[str, Engine] = {"duckdb": duck, **_database_engines(settings)}
+    engines: dict[str, Engine] = {"duckdb": duck, **create_engines(settings.engines, settings.tenants)}
     mapping = _certificate_mapping(settings, tenants)
     tls, tls_banner = _tls(settings)
     banner += tls_banner
@@ -337,19 +338,6 @@ def _optional(module: str, extra: str, needed_by: str) -> ModuleType:
             f"{needed_by} needs the '{extra}' extra ({exc.name} is not installed): "
             f"pip install 'flight-gateway[{extra}]'"
         ) from None
-
-
-def _database_engines(settings: Settings) -> dict[str, Engine]:
-    """PostgreSQL and Redshift engines; their drivers are imported only when one is configured."""
-    engines: dict[str, Engine] = {}
-    types = {engine.type for engine in settings.engines}
-    if "postgres" in types:
-        setup = _optional("flight_gateway.engines.postgres_setup", "postgres", "engines: type = 'postgres'")
-        engines.update(setup.postgres_engines(settings))
-    if "redshift" in types:
-        redshift = _optional("flight_gateway.engines.redshift", "redshift", "engines: type = 'redshift'")
-        engines.update(redshift.redshift_engines(settings))
-    return engines
 
 
 def _offload(settings: Settings, clock: Callable[[], float]) -> Offload:

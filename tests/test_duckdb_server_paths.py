@@ -17,7 +17,7 @@ import pytest
 from conftest import PASSWORD, RunningGateway, start_gateway
 
 from auth import hash_password
-from flight_gateway.engines.duckdb_errors import PATH_PLACEHOLDER, map_duckdb_error, map_stream_error
+from flight_gateway.engines.duckdb.errors import PATH_PLACEHOLDER, map_duckdb_error, map_stream_error
 from flight_gateway.errors import Status
 
 

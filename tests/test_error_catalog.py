@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from flight_gateway.engines.duckdb_errors import map_duckdb_error, map_stream_error
+from flight_gateway.engines.duckdb.errors import map_duckdb_error, map_stream_error
 from flight_gateway.errors import ErrorCode, Status, render_error_docs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,18 +30,31 @@ def _status(node: ast.expr) -> str | None:
     return None
 
 
+def _member(node: ast.expr) -> str | None:
+    """X for `ErrorCode.X`."""
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "ErrorCode":
+        return node.attr
+    return None
+
+
 def _codes(node: ast.expr) -> list[str]:
-    """The code a literal names, or the codes of both branches of `"A" if c else "B"`."""
+    """The code a literal (or `ErrorCode.X.name`) names, or the codes of both branches of
+    `"A" if c else "B"` and of `recorded or "B"`."""
     if isinstance(node, ast.IfExp):
         return _codes(node.body) + _codes(node.orelse)
+    if isinstance(node, ast.BoolOp):
+        return [code for value in node.values for code in _codes(value)]
+    if isinstance(node, ast.Attribute) and node.attr == "name" and (member := _member(node.value)):
+        return [member]
     if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.isupper():
         return [node.value] if node.value.replace("_", "").isalnum() else []
     return []
 
 
 def raised_codes(tree: ast.AST) -> Iterator[tuple[str, str, int]]:
-    """(status, code, line) for each `helper("CODE", ...)` call and each `Status.X, "CODE"` pair in
-    a call or tuple (GatewayError(...), rule tables)."""
+    """(status, code, line) for each `helper("CODE", ...)` call, each `error(ErrorCode.CODE, ...)` (its
+    status is the catalog's) and each `Status.X, "CODE"` pair in a call or tuple (GatewayError(...),
+    rule tables)."""
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
             func = node.func
@@ -49,6 +62,9 @@ def raised_codes(tree: ast.AST) -> Iterator[tuple[str, str, int]]:
             if name in HELPERS and node.args:
                 for code in _codes(node.args[0]):
                     yield HELPERS[name], code, node.lineno
+            if name == "error" and node.args and (member := _member(node.args[0])):
+                known = ErrorCode.__members__.get(member)
+                yield known.status.value if known else "?", member, node.lineno
             if name == "cancelled":
                 yield "CANCELLED", "CANCELLED", node.lineno
             items = list(node.args)
@@ -77,6 +93,16 @@ def test_the_collector_sees_every_raise_form() -> None:
         ("PERMISSION_DENIED", "D_CODE"),
         ("PERMISSION_DENIED", "E_CODE"),
     }
+
+
+def test_the_collector_sees_catalog_raise_forms() -> None:
+    source = (
+        'error(ErrorCode.JOB_NOT_FOUND, "m")\n'
+        'GatewayError(Status.CANCELLED, recorded or ErrorCode.F_CODE.name, "m")\n'
+        'error(ErrorCode.NO_SUCH_CODE, "m")\n'
+    )
+    found = {(s, c) for s, c, _ in raised_codes(ast.parse(source))}
+    assert found == {("NOT_FOUND", "JOB_NOT_FOUND"), ("CANCELLED", "F_CODE"), ("?", "NO_SUCH_CODE")}
 
 
 def test_every_raised_code_is_in_the_catalog_with_its_status() -> None:

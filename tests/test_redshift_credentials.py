@@ -16,7 +16,7 @@ import pytest
 
 from auth import Tenant
 from flight_gateway.config import RedshiftEngineConfig, TenantConfig
-from flight_gateway.engines.redshift_credentials import RedshiftCredentials
+from flight_gateway.engines.redshift.credentials import RedshiftCredentials
 from flight_gateway.errors import GatewayError, Status
 from tests.services import MotoService
 

@@ -24,7 +24,7 @@ from services import MotoService
 
 from auth import Tenant, hash_password
 from flight_gateway.config import RedshiftEngineConfig, TenantConfig
-from flight_gateway.engines.redshift import RedshiftEngine
+from flight_gateway.engines.redshift.engine import RedshiftEngine
 from flight_gateway.errors import GatewayError, Status
 from flight_gateway.jobs import JobState, fingerprint
 from flight_gateway.protocol import flightsql_pb2 as pb

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pyarrow as pa
 import pytest
 
-from flight_gateway.engines import redshift_types as rt
+from flight_gateway.engines.redshift import types as rt
 from flight_gateway.errors import GatewayError
 
 

@@ -16,8 +16,8 @@ from conftest import PASSWORD, RunningGateway, start_gateway
 from services import REDSHIFT_SIM_BUCKET, MotoService
 
 from auth import hash_password
-from flight_gateway.engines.redshift_session import RedshiftSession
-from flight_gateway.engines.redshift_unload import unload_statement
+from flight_gateway.engines.redshift.session import RedshiftSession
+from flight_gateway.engines.redshift.unload import unload_statement
 from flight_gateway.errors import GatewayError, Status
 from flight_gateway.jobs import JobState
 from flight_gateway.protocol import flightsql_pb2 as pb

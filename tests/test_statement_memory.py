@@ -16,8 +16,8 @@ from conftest import PASSWORD
 from serve_process import ServeProcess, start_serve
 
 from flight_gateway.engines.bounded_cache import ByteBoundedLru, text_bytes
-from flight_gateway.engines.duckdb import SHAPE_CACHE_BYTES, ShapeCache
-from flight_gateway.engines.postgres_sql import PLACEHOLDER_CACHE_BYTES, PlaceholderRewrites
+from flight_gateway.engines.duckdb.engine import SHAPE_CACHE_BYTES, ShapeCache
+from flight_gateway.engines.pgwire.sql import PLACEHOLDER_CACHE_BYTES, PlaceholderRewrites
 from flight_gateway.protocol import flightsql_pb2 as pb
 from flight_gateway.protocol.commands import pack
 

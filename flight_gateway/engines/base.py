@@ -6,7 +6,7 @@ import enum
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import pyarrow as pa
 
@@ -138,6 +138,19 @@ class EngineSession(Protocol):
     def engine_query_id(self) -> str | None:
         """What the database calls the work of this session, for the job record (e.g. the
         backend process id `pid:1234` of PostgreSQL and Redshift); None if it has no such name."""
+        ...
+
+
+@runtime_checkable
+class SupportsUnload(Protocol):
+    """An optional capability of a session: the database writes a query's result to S3 as Parquet
+    parts itself (Redshift `UNLOAD`), so the gateway need not read it. Test with
+    `isinstance(session, SupportsUnload)`; every session has `ingest` and `cancel`, which answer
+    UNIMPLEMENTED where the engine cannot."""
+
+    def unload(self, sql: str, params: pa.RecordBatch | None, s3_prefix: str) -> bool:
+        """Unload the result under `s3_prefix` (parts plus a manifest); False when this statement
+        cannot be unloaded, and the caller writes the parts itself."""
         ...
 
 

@@ -9,8 +9,8 @@ from statement_spellings import QUERIES, REDSHIFT_REFUSED, SPELLINGS, Spelling, 
 
 from auth import Tenant
 from flight_gateway.engines.base import StatementKind, StatementShape
-from flight_gateway.engines.postgres_sql import first_keyword, statement_kind
-from flight_gateway.engines.redshift_session import refuse_session_and_s3_statements
+from flight_gateway.engines.pgwire.sql import first_keyword, statement_kind
+from flight_gateway.engines.redshift.session import refuse_session_and_s3_statements
 from flight_gateway.errors import GatewayError, Status
 from flight_gateway.policy import check_statement
 from flight_gateway.policy.pg_classify import classify

@@ -12,7 +12,7 @@ from pg_support import PgDatabase, pg_database, pg_gateway, tenant
 from services import MotoService, PostgresService
 
 from flight_gateway.config import ConfigError
-from flight_gateway.engines.aws_secrets import SecretsManagerPasswords, password_from_secret, region_of
+from flight_gateway.engines.pgwire.aws_secrets import SecretsManagerPasswords, password_from_secret, region_of
 
 
 @pytest.fixture

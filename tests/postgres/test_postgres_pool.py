@@ -16,7 +16,7 @@ from services import PostgresService
 
 from auth import Tenant
 from flight_gateway.config import PostgresEngineConfig
-from flight_gateway.engines.postgres import PostgresEngine, TenantLogin
+from flight_gateway.engines.postgres.engine import PostgresEngine, TenantLogin
 from flight_gateway.protocol import flight_actions_pb2 as wire
 from flight_gateway.protocol import flightsql_pb2 as pb
 from flight_gateway.protocol.commands import pack

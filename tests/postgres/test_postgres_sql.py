@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from flight_gateway.engines.base import StatementKind
-from flight_gateway.engines.postgres_sql import copyable, question_marks_to_dollars, statement_kind
+from flight_gateway.engines.pgwire.sql import copyable, question_marks_to_dollars, statement_kind
 
 
 @pytest.mark.parametrize(

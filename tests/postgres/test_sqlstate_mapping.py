@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from flight_gateway.engines.postgres_errors import map_postgres_error
+from flight_gateway.engines.pgwire.errors import map_postgres_error
 from flight_gateway.errors import ErrorCode, Status
 
 # PostgreSQL 18, Appendix A "PostgreSQL Error Codes": every class, and the codes the gateway

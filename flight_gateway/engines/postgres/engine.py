@@ -4,8 +4,8 @@ user, so PostgreSQL (grants, row-level security) decides what a tenant sees.
 A tenant's login (`TenantLogin`, resolved by app.build; Secrets Manager lazily) becomes libpq
 keywords with the server settings sent when connecting (statement_timeout, read-only
 transactions), which the `DISCARD ALL` run when a connection goes back to the pool restores.
-The Redshift engine (`redshift.py`) is a separate class: it shares only the pool
-(`postgres_pool`) and the SQLSTATE mapping (`postgres_errors`).
+The Redshift engine (`redshift/engine.py`) is a separate class: it shares only the pool
+(`pgwire.pool`) and the SQLSTATE mapping (`pgwire.errors`).
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ import adbc_driver_postgresql.dbapi as adbc_postgres
 from auth import Tenant
 from flight_gateway.config import PostgresEngineConfig
 from flight_gateway.engines.base import EngineInfo
-from flight_gateway.engines.postgres_errors import map_postgres_error, sqlstate_of
-from flight_gateway.engines.postgres_info import postgres_info
-from flight_gateway.engines.postgres_pool import ConnectionPool, Connector, TenantPools
-from flight_gateway.engines.postgres_session import DriverError, PostgresSession
-from flight_gateway.engines.postgres_sql import PlaceholderRewrites
+from flight_gateway.engines.pgwire.errors import map_postgres_error, sqlstate_of
+from flight_gateway.engines.pgwire.pool import ConnectionPool, Connector, TenantPools
+from flight_gateway.engines.pgwire.sql import PlaceholderRewrites
+from flight_gateway.engines.postgres.info import postgres_info
+from flight_gateway.engines.postgres.session import DriverError, PostgresSession
 from flight_gateway.errors import GatewayError, Status
 
 if TYPE_CHECKING:

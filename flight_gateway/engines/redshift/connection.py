@@ -1,7 +1,7 @@
 """Opening a Redshift connection for a tenant: login, driver settings, session settings.
 
 The driver is psycopg 3 (libpq, C) rather than redshift_connector: the same wire protocol,
-but rows are split in C and reach us as strings, which `redshift_types` turns into Arrow in
+but rows are split in C and reach us as strings, which `redshift.types` turns into Arrow in
 bulk (see docs/engines/redshift.md for the measured difference). Three Redshift quirks:
 * Redshift reports `client_encoding = UNICODE`, a name psycopg does not know; it is UTF-8.
 * No server-side prepared statements are kept (`prepare_threshold=None`): Redshift has no
@@ -22,8 +22,8 @@ from psycopg.types.string import TextLoader
 
 from auth import Tenant
 from flight_gateway.config import ConfigError, RedshiftEngineConfig
-from flight_gateway.engines.postgres_errors import map_postgres_error, sqlstate_of
-from flight_gateway.engines.redshift_credentials import RedshiftCredentials
+from flight_gateway.engines.pgwire.errors import map_postgres_error, sqlstate_of
+from flight_gateway.engines.redshift.credentials import RedshiftCredentials
 from flight_gateway.errors import GatewayError
 
 # Redshift's name for UTF-8 (psycopg issue #122); registering it is what the driver lacks.

@@ -16,7 +16,7 @@ from typing import Any
 import pyarrow as pa
 
 from flight_gateway.engines.base import EngineInfo, ForeignKeyColumn, PrimaryKeyColumn, TableFilter, TableRef
-from flight_gateway.engines.redshift_types import catalog_type
+from flight_gateway.engines.redshift.types import catalog_type
 
 Rows = Callable[[str, list[Any]], list[tuple[Any, ...]]]
 

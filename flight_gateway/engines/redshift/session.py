@@ -1,8 +1,8 @@
 """One Redshift session: a pooled psycopg connection acting as the tenant's database user.
 
 Statements are described with Parse/Describe (nothing runs), results fetched in libpq chunks
-and decoded to Arrow in bulk (`redshift_fetch`, `redshift_types`), huge results UNLOADed
-(`redshift_unload`). A read that lost its connection before its first batch runs again once on
+and decoded to Arrow in bulk (`redshift.fetch`, `redshift.types`), huge results UNLOADed
+(`redshift.unload`). A read that lost its connection before its first batch runs again once on
 a fresh connection; a write never does.
 """
 
@@ -11,28 +11,27 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
 
 import psycopg
 import pyarrow as pa
 from psycopg import generators
 
 from auth import Tenant
+from flight_gateway.config import RedshiftEngineConfig
 from flight_gateway.engines.base import IngestTarget, StatementKind, StatementShape
-from flight_gateway.engines.postgres_errors import connection_lost, map_postgres_error
-from flight_gateway.engines.postgres_pool import Lease
-from flight_gateway.engines.postgres_sql import question_marks_to_dollars, statement_kind
-from flight_gateway.engines.redshift_catalog import RedshiftCatalog
-from flight_gateway.engines.redshift_connection import run_simple
-from flight_gateway.engines.redshift_fetch import fetch_chunks
-from flight_gateway.engines.redshift_types import BatchDecoder, arrow_type
-from flight_gateway.engines.redshift_unload import unload_statement
+from flight_gateway.engines.pgwire.errors import connection_lost, map_postgres_error
+from flight_gateway.engines.pgwire.pool import Lease
+from flight_gateway.engines.pgwire.sql import question_marks_to_dollars, statement_kind
+from flight_gateway.engines.redshift.catalog import RedshiftCatalog
+from flight_gateway.engines.redshift.connection import run_simple
+from flight_gateway.engines.redshift.fetch import fetch_chunks
+from flight_gateway.engines.redshift.types import BatchDecoder, arrow_type
+from flight_gateway.engines.redshift.unload import unload_statement
 from flight_gateway.errors import GatewayError, Status, invalid, unimplemented
 from flight_gateway.policy import check_understood
 from flight_gateway.policy.pg_classify import TRANSACTION_CONTROL, Classified, classify
-
-if TYPE_CHECKING:
-    from flight_gateway.engines.redshift import RedshiftEngine
 
 log = logging.getLogger("flight_gateway.engines.redshift")
 Conn = psycopg.Connection[tuple[str | None, ...]]
@@ -91,10 +90,18 @@ def _values(params: pa.RecordBatch | None) -> list[list[Any]]:
     return [list(row) for row in zip(*columns, strict=True)]
 
 
+class SessionHost(Protocol):
+    """What a session needs of its engine (the engine module builds sessions: no import back)."""
+
+    config: RedshiftEngineConfig
+
+    def side_connection(self, tenant: Tenant) -> AbstractContextManager[Conn]: ...
+
+
 class RedshiftSession:
     """One pooled connection, acting as the tenant's database user; serves one call at a time."""
 
-    def __init__(self, lease: Lease[Conn], tenant: Tenant, engine: RedshiftEngine) -> None:
+    def __init__(self, lease: Lease[Conn], tenant: Tenant, engine: SessionHost) -> None:
         self._lease = lease
         self._tenant = tenant
         self._engine = engine

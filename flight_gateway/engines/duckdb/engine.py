@@ -16,11 +16,11 @@ from duckdb import _seam
 from auth import Tenant
 from flight_gateway.engines.base import EngineInfo, IngestTarget, StatementKind, StatementShape
 from flight_gateway.engines.bounded_cache import ByteBoundedLru, text_bytes
-from flight_gateway.engines.duckdb_catalog import DuckDBCatalog
-from flight_gateway.engines.duckdb_classes import statement_classes
-from flight_gateway.engines.duckdb_errors import map_duckdb_error, map_stream_error, redact_paths
-from flight_gateway.engines.duckdb_estimate import estimated_rows
-from flight_gateway.engines.duckdb_sql import MAINTENANCE_TYPES, check_statement_text
+from flight_gateway.engines.duckdb.catalog import DuckDBCatalog
+from flight_gateway.engines.duckdb.classes import statement_classes
+from flight_gateway.engines.duckdb.errors import map_duckdb_error, map_stream_error, redact_paths
+from flight_gateway.engines.duckdb.estimate import estimated_rows
+from flight_gateway.engines.duckdb.sql import MAINTENANCE_TYPES, check_statement_text
 from flight_gateway.errors import ErrorCode, GatewayError, Status, denied, error, invalid, not_found, unimplemented
 
 # Tenant sessions may not reach files, extensions or settings: what a tenant can touch is its

@@ -17,7 +17,7 @@ from typing import Any
 
 from auth import Tenant
 from flight_gateway.config import ConfigError, RedshiftEngineConfig, TenantConfig
-from flight_gateway.engines.aws_secrets import SecretsManagerPasswords
+from flight_gateway.engines.pgwire.aws_secrets import SecretsManagerPasswords
 from flight_gateway.errors import GatewayError, Status
 
 ClientFactory = Callable[[str], Any]

@@ -1,10 +1,10 @@
 """The Redshift engine: per-tenant pools of psycopg connections logged in as the tenant's
 database user (password, Secrets Manager or IAM temporary credentials), WLM query group and
 statement timeout set per connection, results decoded from Redshift's text format to Arrow in
-bulk, catalog from the SVV_* views, huge results UNLOADed to S3 (`redshift_unload`).
+bulk, catalog from the SVV_* views, huge results UNLOADed to S3 (`redshift.unload`).
 
-It shares the PostgreSQL engine's pool (`postgres_pool`) and SQLSTATE mapping
-(`postgres_errors`); it does not share its ADBC driver, which cannot read from Redshift (no
+It shares the PostgreSQL engine's pool (`pgwire.pool`) and SQLSTATE mapping
+(`pgwire.errors`); it does not share its ADBC driver, which cannot read from Redshift (no
 COPY TO STDOUT there, and adbc-driver-postgresql 1.13 dropped its Redshift mode).
 """
 
@@ -17,12 +17,12 @@ from contextlib import contextmanager
 import psycopg
 
 from auth import Tenant
-from flight_gateway.config import RedshiftEngineConfig, Settings, TenantConfig
+from flight_gateway.config import RedshiftEngineConfig, TenantConfig
 from flight_gateway.engines.base import EngineInfo
-from flight_gateway.engines.postgres_pool import ConnectionPool, Connector, TenantPools
-from flight_gateway.engines.redshift_connection import check_query_group, connector, reset_session
-from flight_gateway.engines.redshift_credentials import RedshiftCredentials
-from flight_gateway.engines.redshift_session import RedshiftSession
+from flight_gateway.engines.pgwire.pool import ConnectionPool, Connector, TenantPools
+from flight_gateway.engines.redshift.connection import check_query_group, connector, reset_session
+from flight_gateway.engines.redshift.credentials import RedshiftCredentials
+from flight_gateway.engines.redshift.session import RedshiftSession
 
 log = logging.getLogger("flight_gateway.engines.redshift")
 Conn = psycopg.Connection[tuple[str | None, ...]]
@@ -47,7 +47,7 @@ class RedshiftEngine:
         self._pools: TenantPools[Conn] = TenantPools(self.name, config.pool)
 
     def info(self) -> EngineInfo:
-        from flight_gateway.engines.redshift_catalog import redshift_info
+        from flight_gateway.engines.redshift.catalog import redshift_info
 
         return redshift_info()
 
@@ -86,13 +86,3 @@ class RedshiftEngine:
 
 def _check_alive(conn: Conn) -> None:
     conn.execute(b"select 1").fetchall()
-
-
-def redshift_engines(settings: Settings) -> dict[str, RedshiftEngine]:
-    """One engine per `type = "redshift"` entry, with the tenants that name it."""
-    engines: dict[str, RedshiftEngine] = {}
-    for config in settings.engines:
-        if isinstance(config, RedshiftEngineConfig):
-            tenants = {t.id: t for t in settings.tenants if t.engine == config.name}
-            engines[config.name] = RedshiftEngine(config, tenants)
-    return engines

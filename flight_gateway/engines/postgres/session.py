@@ -12,39 +12,39 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import adbc_driver_manager
 import pyarrow as pa
 
 from auth import Tenant
-from flight_gateway.engines import postgres_types
 from flight_gateway.engines.base import Catalog, IngestTarget, StatementShape
-from flight_gateway.engines.postgres_catalog import PostgresCatalog
-from flight_gateway.engines.postgres_cursor import (
+from flight_gateway.engines.pgwire.errors import connection_lost, sqlstate_of
+from flight_gateway.engines.pgwire.sql import (
+    TRANSACTION_CONTROL,
+    PlaceholderRewrites,
+    classify,
+    copyable,
+    question_marks_to_dollars,
+    statement_kind,
+)
+from flight_gateway.engines.postgres import types as postgres_types
+from flight_gateway.engines.postgres.catalog import PostgresCatalog
+from flight_gateway.engines.postgres.cursor import (
     NOT_A_CURSOR_QUERY,
     FetchStream,
     cursor_capable,
     error_reporting_reader,
     next_batch,
 )
-from flight_gateway.engines.postgres_errors import connection_lost, sqlstate_of
-from flight_gateway.engines.postgres_ingest import ingest_mode
-from flight_gateway.engines.postgres_sql import (
-    TRANSACTION_CONTROL,
-    classify,
-    copyable,
-    question_marks_to_dollars,
-    statement_kind,
-)
+from flight_gateway.engines.postgres.ingest import ingest_mode
 from flight_gateway.errors import GatewayError, cancelled, invalid, unimplemented
 from flight_gateway.policy import check_understood
 
 if TYPE_CHECKING:
     from adbc_driver_postgresql.dbapi import Connection, Cursor
 
-    from flight_gateway.engines.postgres import PostgresEngine
-    from flight_gateway.engines.postgres_pool import Lease
+    from flight_gateway.engines.pgwire.pool import Lease
 
 T = TypeVar("T")
 DriverError = (adbc_driver_manager.Error, OSError, pa.ArrowException)
@@ -54,8 +54,19 @@ _PLACEHOLDER_ERRORS = ("42601", "42883")
 _RETRY_STATES = ("40001", "40P01")
 
 
+class SessionHost(Protocol):
+    """What a session needs of its engine (the engine module builds sessions: no import back)."""
+
+    batch_size_hint_bytes: int
+    placeholders: PlaceholderRewrites
+
+    def backend_pid(self, conn: Connection) -> int | None: ...
+
+    def map_error(self, exc: BaseException, *, cancel_requested: bool = False) -> GatewayError: ...
+
+
 class PostgresSession:
-    def __init__(self, engine: PostgresEngine, lease: Lease[Connection], tenant: Tenant) -> None:
+    def __init__(self, engine: SessionHost, lease: Lease[Connection], tenant: Tenant) -> None:
         self._engine = engine
         self._lease = lease
         self._tenant = tenant

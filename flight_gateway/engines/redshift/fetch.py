@@ -4,7 +4,7 @@ libpq's chunked-rows mode hands over a PGresult every `chunk_rows` rows (memory 
 unlike a plain PQexec that holds the whole result), and psycopg's C Transformer turns a whole
 chunk into tuples of strings in one call: no per-row Python on the way (psycopg's own
 `Cursor.stream()` yields row by row, which cost as much as the network here). The text format is
-what Redshift supports; the strings become Arrow in `redshift_types.BatchDecoder`.
+what Redshift supports; the strings become Arrow in `redshift.types.BatchDecoder`.
 """
 
 from __future__ import annotations

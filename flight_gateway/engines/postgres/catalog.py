@@ -15,7 +15,7 @@ from typing import Any
 import pyarrow as pa
 
 from flight_gateway.engines.base import ForeignKeyColumn, PrimaryKeyColumn, TableFilter, TableRef
-from flight_gateway.engines.postgres_types import catalog_type
+from flight_gateway.engines.postgres.types import catalog_type
 
 Rows = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from flight_gateway.engines.postgres_sql import first_keyword
+from flight_gateway.engines.pgwire.sql import first_keyword
 
 if TYPE_CHECKING:
     from adbc_driver_postgresql.dbapi import Cursor

@@ -1,0 +1,1 @@
+"""The embedded DuckDB engine: one database per tenant, locked down for tenant sessions."""
