@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pyarrow as pa
 
 from flight_gateway.context import RequestContext
-from flight_gateway.engines.base import EngineSession
+from flight_gateway.engines.base import EngineSession, SupportsUnload
 from flight_gateway.jobs.results import result_json
 from flight_gateway.offload import Offload, OffloadedResult, estimated_row_bytes, offload_mode, parquet_compatible
 from flight_gateway.service.executor import Executor
@@ -72,11 +72,10 @@ class Offloading:
         def unload(session: EngineSession, _: pa.Schema) -> tuple[int, int] | None:
             # Engines that write Parquet to S3 themselves (Redshift UNLOAD) put the parts where the
             # store would have; the store adopts them. Any other case: the gateway writes the parts.
-            run_unload = getattr(session, "unload", None)
-            if run_unload is None or not location.startswith("s3://"):
+            if not isinstance(session, SupportsUnload) or not location.startswith("s3://"):
                 return None
             try:
-                if not run_unload(sql, params, location):
+                if not session.unload(sql, params, location):
                     return None
                 return record(self._store.adopt(ctx.tenant, job_id, schema))
             except BaseException:
