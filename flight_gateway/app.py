@@ -46,6 +46,7 @@ from flight_gateway.protocol.offloaded import OffloadDelivery
 from flight_gateway.protocol.server import GatewayFlightServer
 from flight_gateway.protocol.status import install_formatter
 from flight_gateway.protocol.tickets import TicketSigner
+from flight_gateway.service.admission import Admission
 from flight_gateway.service.detached import DetachedJobs
 from flight_gateway.service.executor import Executor
 from flight_gateway.service.offloading import Offloading
@@ -279,12 +280,12 @@ def build(settings: Settings, *, clock: Callable[[], float] = time.time) -> Gate
         jobs,
         batch_rows=settings.batch_rows,
         store_sql_text=settings.store_sql_text,
-        max_statement_bytes=settings.max_statement_bytes,
         pump=pump,
         instance_id=housekeeper.instance_id,
         retention_seconds=settings.job_retention_days * 86_400,
         clock=clock,
     )
+    admission = Admission(executor, settings.max_statement_bytes)
     signer = TicketSigner([keys[active], *(key for kid, key in keys.items() if kid != active)], clock)
     offload = _offload(settings, clock)
     sweeper = OffloadSweeper(offload, settings.offload_sweep_seconds)
@@ -298,10 +299,11 @@ def build(settings: Settings, *, clock: Callable[[], float] = time.time) -> Gate
         # A request id answers from its job record, so it cannot outlive the record's retention.
         window = min(settings.idempotency_window_seconds, settings.job_retention_days * 86_400)
         requests = RequestIds(jobs, window, clock=clock)
-        detached = DetachedJobs(executor, offloading.run, settings.max_detached_jobs, requests)
+        detached = DetachedJobs(executor, admission, offloading.run, settings.max_detached_jobs, requests)
         server = GatewayFlightServer(
             location,
             executor=executor,
+            admission=admission,
             signer=signer,
             info=ServerInfo(engines),
             ticket_ttl=settings.ticket_ttl_seconds,

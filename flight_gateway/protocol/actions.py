@@ -17,11 +17,11 @@ from flight_gateway.jobs.requests import job_id_request, list_jobs_request, subm
 from flight_gateway.jobs.views import job_json
 from flight_gateway.protocol import flight_actions_pb2 as wire
 from flight_gateway.protocol import flightsql_pb2 as pb
-from flight_gateway.protocol.commands import pack, unpack, unpack_action
+from flight_gateway.protocol.commands import pack, unpack_action
 from flight_gateway.protocol.job_results import JobResults
 from flight_gateway.protocol.offloaded import OffloadDelivery
 from flight_gateway.protocol.statements import NO_TRANSACTIONS, Statements
-from flight_gateway.protocol.tickets import TicketSigner
+from flight_gateway.protocol.tickets import PartTicket, QueryTicket, TicketSigner, read_ticket
 from flight_gateway.service.detached import DetachedJobs
 from flight_gateway.service.executor import CancelOutcome, Executor
 
@@ -127,13 +127,10 @@ class Actions:
             raise invalid("MALFORMED_FLIGHT_INFO", "the request does not hold a valid FlightInfo") from exc
         outcome = 3  # NOT_CANCELLABLE: metadata and already-finished results
         for endpoint in info.endpoints:
-            ticket = unpack(endpoint.ticket.ticket)
-            if not isinstance(ticket, pb.TicketStatementQuery):
-                raise invalid("MALFORMED_TICKET", "the FlightInfo was not issued by this gateway")
-            body = self._signer.verify("ticket", ctx.tenant.id, ticket.statement_handle)
-            if "j" in body:
+            body = read_ticket(self._signer, ctx.tenant.id, endpoint.ticket.ticket, "the FlightInfo")
+            if isinstance(body, QueryTicket | PartTicket):
                 try:
-                    outcome = min(outcome, self._executor.cancel(ctx.tenant.id, str(body["j"])))
+                    outcome = min(outcome, self._executor.cancel(ctx.tenant.id, body.job_id))
                 except GatewayError:
                     continue
         return outcome

@@ -10,16 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.flight as fl
 
 from flight_gateway.context import RequestContext
 from flight_gateway.errors import invalid
-from flight_gateway.protocol import flightsql_pb2 as pb
-from flight_gateway.protocol.commands import pack, unpack
-from flight_gateway.protocol.tickets import TicketSigner
+from flight_gateway.protocol.tickets import PartTicket, TicketSigner, read_ticket, sign_ticket
 from flight_gateway.service.offloading import Offloading
 
 
@@ -52,14 +49,13 @@ class OffloadDelivery:
     def _endpoint(self, ctx: RequestContext, job_id: str, part: str, expires_at: float) -> fl.FlightEndpoint:
         # The ticket expires with the files (both counted from the store's clock).
         ttl = expires_at - self._offloading.now()
-        handle = self._signer.sign("ticket", ctx.tenant.id, ttl, {"k": "o", "j": job_id, "f": part})
-        ticket = pack(pb.TicketStatementQuery(statement_handle=handle))
+        ticket = sign_ticket(self._signer, ctx.tenant.id, ttl, PartTicket(job_id, part))
         expiration = pa.scalar(datetime.fromtimestamp(expires_at, UTC), pa.timestamp("us", tz="UTC"))
         return fl.FlightEndpoint(ticket, [], expiration_time=expiration)
 
-    def stream(self, ctx: RequestContext, body: dict[str, Any]) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
-        """DoGet of one part (`body` is its verified ticket)."""
-        return self._offloading.read(ctx, str(body.get("f", "")))
+    def stream(self, ctx: RequestContext, ticket: PartTicket) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+        """DoGet of one part (its verified ticket)."""
+        return self._offloading.read(ctx, ticket.part)
 
     def renew(self, ctx: RequestContext, endpoint_bytes: bytes) -> bytes:
         """RenewFlightEndpoint: the endpoint again, with a fresh ticket and a later expiry."""
@@ -67,16 +63,12 @@ class OffloadDelivery:
             endpoint = fl.FlightEndpoint.deserialize(endpoint_bytes)
         except Exception as exc:
             raise invalid("MALFORMED_ENDPOINT", "the request does not hold a valid FlightEndpoint") from exc
-        cmd = unpack(endpoint.ticket.ticket)
-        if not isinstance(cmd, pb.TicketStatementQuery):
-            raise invalid("MALFORMED_TICKET", "the endpoint was not issued by this gateway")
-        body = self._signer.verify("ticket", ctx.tenant.id, cmd.statement_handle)
-        if body.get("k") != "o":
+        body = read_ticket(self._signer, ctx.tenant.id, endpoint.ticket.ticket, "the endpoint")
+        if not isinstance(body, PartTicket):
             raise invalid(
                 "NOT_RENEWABLE",
                 "only endpoints of offloaded results can be renewed; a streamed result is read once",
             )
-        job_id = str(body.get("j", ""))
-        expires_at = self._offloading.renew(ctx, job_id)
-        renewed = self._endpoint(ctx, job_id, str(body.get("f", "")), expires_at)
+        expires_at = self._offloading.renew(ctx, body.job_id)
+        renewed = self._endpoint(ctx, body.job_id, body.part, expires_at)
         return bytes(renewed.serialize())

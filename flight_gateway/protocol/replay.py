@@ -13,7 +13,7 @@ from flight_gateway.context import RequestContext
 from flight_gateway.protocol.job_results import JobResults
 from flight_gateway.protocol.offloaded import OffloadDelivery
 from flight_gateway.protocol.statements import UPDATE_RESULT_SCHEMA, Planned, Statements
-from flight_gateway.protocol.tickets import encode_batch
+from flight_gateway.protocol.tickets import CountTicket
 from flight_gateway.service.replay import Replays
 
 
@@ -37,8 +37,7 @@ class ReplayedPlans:
                 self._offload is not None and self._offload.wanted(ctx, sql, params, schema)
             ):
                 # A streamed query runs when its ticket is read: the retry gets a ticket for the same job.
-                fields = {"k": "q", "s": sql, "j": job.id, "p": encode_batch(params)}
-                return Planned(schema, self._statements.ticket(ctx, fields))
+                return Planned(schema, self._statements.query_ticket(ctx, sql, job.id, params, schema))
             job = self._replays.finished(ctx, job)
             result, expires_at = self._results.available(job)
             assert self._offload is not None  # noqa: S101 - an offloaded job implies offload
@@ -46,7 +45,7 @@ class ReplayedPlans:
             endpoints = tuple(self._offload.part_endpoints(ctx, job.id, paths, expires_at))
             return Planned(result.schema, b"", result.rows, endpoints, result.bytes)
         count = self._replays.count(ctx, job)
-        return Planned(UPDATE_RESULT_SCHEMA, self._statements.ticket(ctx, {"k": "c", "n": count}), total_records=1)
+        return Planned(UPDATE_RESULT_SCHEMA, self._statements.ticket(ctx, CountTicket(count)), total_records=1)
 
     def update(
         self,

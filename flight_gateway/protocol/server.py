@@ -6,7 +6,6 @@ unexpected into INTERNAL with a request id (the traceback goes to the log, never
 
 from __future__ import annotations
 
-import base64
 import logging
 import threading
 import uuid
@@ -31,7 +30,15 @@ from flight_gateway.protocol.offloaded import OffloadDelivery
 from flight_gateway.protocol.replay import ReplayedPlans
 from flight_gateway.protocol.statements import NO_TRANSACTIONS, UPDATE_RESULT_SCHEMA, Planned, Statements
 from flight_gateway.protocol.status import to_flight_error
-from flight_gateway.protocol.tickets import TicketSigner, decode_batch
+from flight_gateway.protocol.tickets import (
+    CountTicket,
+    MetadataTicket,
+    PartTicket,
+    QueryTicket,
+    TicketSigner,
+    read_ticket,
+)
+from flight_gateway.service.admission import Admission
 from flight_gateway.service.detached import DetachedJobs
 from flight_gateway.service.executor import Executor
 from flight_gateway.service.replay import Replays
@@ -46,6 +53,7 @@ class GatewayFlightServer(fl.FlightServerBase):  # type: ignore[misc]
         location: str,
         *,
         executor: Executor,
+        admission: Admission,
         signer: TicketSigner,
         info: ServerInfo,
         ticket_ttl: int,
@@ -62,12 +70,12 @@ class GatewayFlightServer(fl.FlightServerBase):  # type: ignore[misc]
         self._signer = signer
         self._info = info
         self._offload = offload
-        self._statements = Statements(executor, signer, ticket_ttl, offload)
+        self._statements = Statements(executor, admission, signer, ticket_ttl, offload)
         self._results = JobResults(executor.jobs, offload)
         self._replays = (
             None
             if requests is None
-            else ReplayedPlans(Replays(requests, executor), self._statements, self._results, offload)
+            else ReplayedPlans(Replays(requests, executor, admission), self._statements, self._results, offload)
         )
         self._actions = Actions(executor, signer, self._statements, offload, results=self._results, detached=detached)
 
@@ -153,10 +161,10 @@ class GatewayFlightServer(fl.FlightServerBase):  # type: ignore[misc]
                 raise unimplemented("NO_TRANSACTIONS", NO_TRANSACTIONS)
             return self._plan_statement(ctx, cmd.query, None)
         if isinstance(cmd, pb.CommandPreparedStatementQuery):
-            sql, params = self._statements.open_handle(ctx, cmd.prepared_statement_handle)
-            return self._plan_statement(ctx, sql, params)
+            prepared = self._statements.open_handle(ctx, cmd.prepared_statement_handle)
+            return self._plan_statement(ctx, prepared.sql, prepared.params)
         schema = self._metadata_schema(ctx, cmd)
-        return Planned(schema, self._statements.ticket(ctx, {"k": "m", "c": _b64(cmd)}))
+        return Planned(schema, self._statements.ticket(ctx, MetadataTicket(pack(cmd))))
 
     def _plan_statement(self, ctx: RequestContext, sql: str, params: pa.RecordBatch | None) -> Planned:
         if ctx.client_request_id is not None and self._replays is not None:
@@ -193,8 +201,8 @@ class GatewayFlightServer(fl.FlightServerBase):  # type: ignore[misc]
             if isinstance(cmd, pb.CommandStatementQuery):
                 return fl.SchemaResult(self._statements.schema_of(ctx, cmd.query, None))
             if isinstance(cmd, pb.CommandPreparedStatementQuery):
-                sql, params = self._statements.open_handle(ctx, cmd.prepared_statement_handle)
-                return fl.SchemaResult(self._statements.schema_of(ctx, sql, params))
+                prepared = self._statements.open_handle(ctx, cmd.prepared_statement_handle)
+                return fl.SchemaResult(self._statements.schema_of(ctx, prepared.sql, prepared.params))
             return fl.SchemaResult(self._metadata_schema(ctx, cmd))
 
         return self._call(context, "GetSchema", run)
@@ -206,24 +214,20 @@ class GatewayFlightServer(fl.FlightServerBase):  # type: ignore[misc]
         liveness = CallLiveness(context)
 
         def run(ctx: RequestContext) -> fl.FlightDataStream:
-            cmd = unpack(ticket.ticket)
-            if not isinstance(cmd, pb.TicketStatementQuery):
-                raise invalid("MALFORMED_TICKET", "the ticket was not issued by this gateway")
-            body = self._signer.verify("ticket", ctx.tenant.id, cmd.statement_handle)
-            kind = body.get("k")
-            if kind == "q":
-                schema, result = self._executor.stream(ctx, body["j"], body["s"], decode_batch(body.get("p")))
+            body = read_ticket(self._signer, ctx.tenant.id, ticket.ticket)
+            if isinstance(body, QueryTicket):
+                schema, result = self._executor.stream(ctx, body.job_id, body.sql, body.params, body.schema)
                 if isinstance(result, pa.Table):
                     return fl.RecordBatchStream(result)
                 return fl.GeneratorStream(schema, self._guarded(result, ctx.request_id, liveness))
-            if kind == "o" and self._offload is not None:
+            if isinstance(body, PartTicket) and self._offload is not None:
                 schema, batches = self._offload.stream(ctx, body)
                 return fl.GeneratorStream(schema, self._guarded(batches, ctx.request_id, liveness))
-            if kind == "c":
-                table = pa.Table.from_pydict({"Count": [body["n"]]}, schema=UPDATE_RESULT_SCHEMA)
+            if isinstance(body, CountTicket):
+                table = pa.Table.from_pydict({"Count": [body.count]}, schema=UPDATE_RESULT_SCHEMA)
                 return fl.RecordBatchStream(table)
-            if kind == "m":
-                return fl.RecordBatchStream(self._metadata_table(ctx, _unb64(body["c"])))
+            if isinstance(body, MetadataTicket):
+                return fl.RecordBatchStream(self._metadata_table(ctx, body.command))
             raise invalid("MALFORMED_TICKET", "the ticket was not issued by this gateway")
 
         try:
@@ -265,9 +269,10 @@ class GatewayFlightServer(fl.FlightServerBase):  # type: ignore[misc]
             elif isinstance(cmd, pb.CommandPreparedStatementUpdate):
                 batches = [chunk.data for chunk in reader if chunk.data is not None]
                 handle = cmd.prepared_statement_handle
-                sql, bound = self._statements.open_handle(ctx, handle)
+                prepared = self._statements.open_handle(ctx, handle)
+                sql = prepared.sql
                 count = self._once(
-                    ctx, sql, batches or bound, lambda c: self._statements.update_prepared(c, handle, batches)
+                    ctx, sql, batches or prepared.params, lambda c: self._statements.update_prepared(c, handle, batches)
                 )
                 writer.write(pa.py_buffer(pb.DoPutUpdateResult(record_count=count).SerializeToString()))
             elif isinstance(cmd, pb.CommandPreparedStatementQuery):
@@ -345,11 +350,3 @@ class CallLiveness:
     def end(self) -> None:
         with self._lock:
             self._call = None
-
-
-def _b64(cmd: message.Message) -> str:
-    return base64.b64encode(pack(cmd)).decode()
-
-
-def _unb64(text: Any) -> bytes:
-    return base64.b64decode(str(text))

@@ -9,13 +9,22 @@ import pyarrow as pa
 import pyarrow.flight as fl
 
 from flight_gateway.context import RequestContext
-from flight_gateway.engines.base import IngestTarget, StatementKind, StatementShape
-from flight_gateway.errors import GatewayError, invalid, unimplemented
-from flight_gateway.policy import check_statement, check_statement_class
+from flight_gateway.engines.base import IngestTarget, StatementKind
+from flight_gateway.errors import invalid, unimplemented
 from flight_gateway.protocol import flightsql_pb2 as pb
 from flight_gateway.protocol.commands import pack
 from flight_gateway.protocol.offloaded import OffloadDelivery
-from flight_gateway.protocol.tickets import TicketSigner, decode_batch, encode_batch
+from flight_gateway.protocol.tickets import (
+    CountTicket,
+    PreparedHandle,
+    QueryTicket,
+    Ticket,
+    TicketSigner,
+    read_handle,
+    sign_handle,
+    sign_ticket,
+)
+from flight_gateway.service.admission import UNBOUND, Admission, check_parameter_count
 from flight_gateway.service.executor import Executor
 
 _NOT_EXIST = pb.CommandStatementIngest.TableDefinitionOptions.TableNotExistOption
@@ -43,41 +52,29 @@ class Planned:
 
 class Statements:
     def __init__(
-        self, executor: Executor, signer: TicketSigner, ticket_ttl: int, offload: OffloadDelivery | None = None
+        self,
+        executor: Executor,
+        admission: Admission,
+        signer: TicketSigner,
+        ticket_ttl: int,
+        offload: OffloadDelivery | None = None,
     ) -> None:
         self._executor = executor
+        self._admission = admission
         self._signer = signer
         self._ticket_ttl = ticket_ttl
         self._offload = offload
 
-    def ticket(self, ctx: RequestContext, fields: dict[str, Any]) -> bytes:
-        handle = self._signer.sign("ticket", ctx.tenant.id, self._ticket_ttl, fields)
-        return pack(pb.TicketStatementQuery(statement_handle=handle))
-
-    def _describe(self, ctx: RequestContext, sql: str, params: pa.RecordBatch | None) -> StatementShape:
-        try:
-            shape = self._executor.describe(ctx, sql, params)
-            check_statement(ctx.tenant, shape)
-        except GatewayError as err:
-            self._executor.record_failure(ctx, sql, "statement", err)
-            raise
-        return shape
+    def ticket(self, ctx: RequestContext, ticket: Ticket) -> bytes:
+        return sign_ticket(self._signer, ctx.tenant.id, self._ticket_ttl, ticket)
 
     def plan(self, ctx: RequestContext, sql: str, params: pa.RecordBatch | None) -> Planned:
         """Queries run when their ticket is read; anything else runs now (DDL/DML via a query
         command take effect even if the client never fetches) and its ticket holds the count."""
         if not sql.strip():
             raise invalid("EMPTY_STATEMENT", "the SQL statement is empty")
-        shape = self._describe(ctx, sql, params)
         # With values bound, the engine has already checked their count while describing.
-        if params is None and len(shape.parameters):
-            error = invalid(
-                "PARAMETER_MISMATCH",
-                f"the statement has {len(shape.parameters)} parameter(s) but none were bound; "
-                "bind one value per parameter before executing",
-            )
-            self._executor.record_failure(ctx, sql, shape.kind.value, error)
-            raise error
+        shape = self._admission.admit(ctx, sql, params, unbound=UNBOUND)
         if shape.kind is StatementKind.QUERY:
             offloaded = self._offload is not None and self._offload.wanted(ctx, sql, params, shape.schema)
             job_id = self._executor.new_job(ctx, sql, shape.kind.value)
@@ -85,21 +82,27 @@ class Statements:
                 # Offloaded results are complete before the FlightInfo leaves: exact counts.
                 endpoints, rows, nbytes = self._offload.run(ctx, job_id, sql, params, shape.schema)
                 return Planned(shape.schema, b"", rows, tuple(endpoints), nbytes)
-            fields: dict[str, Any] = {"k": "q", "s": sql, "j": job_id, "p": encode_batch(params)}
-            return Planned(shape.schema, self.ticket(ctx, fields))
+            return Planned(shape.schema, self.query_ticket(ctx, sql, job_id, params, shape.schema))
         count = self._executor.update(ctx, sql, params, shape.kind.value)
         # Whatever the engine's own reply looks like (DuckDB answers `Success: bool` to some
         # statements), a statement without rows answers one row: the count of affected rows.
-        return Planned(UPDATE_RESULT_SCHEMA, self.ticket(ctx, {"k": "c", "n": count}), total_records=1)
+        return Planned(UPDATE_RESULT_SCHEMA, self.ticket(ctx, CountTicket(count)), total_records=1)
+
+    def query_ticket(
+        self, ctx: RequestContext, sql: str, job_id: str, params: pa.RecordBatch | None, schema: pa.Schema
+    ) -> bytes:
+        """A streamed query's ticket: it carries the schema admission described, so DoGet need not
+        describe the statement again."""
+        return self.ticket(ctx, QueryTicket(sql, job_id, params, schema))
 
     def schema_of(self, ctx: RequestContext, sql: str, params: pa.RecordBatch | None) -> pa.Schema:
-        return self._describe(ctx, sql, params).schema
+        return self._admission.admit(ctx, sql, params).schema
 
     def update(self, ctx: RequestContext, sql: str, params: pa.RecordBatch | None) -> int:
-        shape = self._describe(ctx, sql, params)
+        shape = self._admission.admit(ctx, sql, params)
         return self._executor.update(ctx, sql, params, shape.kind.value)
 
-    # Prepared statements: the handle carries the SQL (and bound parameters), signed.
+    # Prepared statements: the handle carries the SQL, its parameter count and bound values, signed.
 
     def create_prepared(self, ctx: RequestContext, request: Any) -> bytes:
         if request.HasField("transaction_id"):
@@ -107,8 +110,9 @@ class Statements:
         sql = request.query
         if not sql.strip():
             raise invalid("EMPTY_STATEMENT", "the SQL statement is empty")
-        shape = self._describe(ctx, sql, None)
-        handle = self._signer.sign("handle", ctx.tenant.id, HANDLE_TTL_SECONDS, {"s": sql, "p": None})
+        shape = self._admission.admit(ctx, sql, None)
+        prepared = PreparedHandle(sql, None, len(shape.parameters))
+        handle = sign_handle(self._signer, ctx.tenant.id, HANDLE_TTL_SECONDS, prepared)
         result = pb.ActionCreatePreparedStatementResult(
             prepared_statement_handle=handle,
             dataset_schema=shape.schema.serialize().to_pybytes(),
@@ -116,43 +120,37 @@ class Statements:
         )
         return pack(result)
 
-    def open_handle(self, ctx: RequestContext, handle: bytes) -> tuple[str, pa.RecordBatch | None]:
-        body = self._signer.verify("handle", ctx.tenant.id, handle)
-        return str(body["s"]), decode_batch(body.get("p"))
+    def open_handle(self, ctx: RequestContext, handle: bytes) -> PreparedHandle:
+        return read_handle(self._signer, ctx.tenant.id, handle)
 
     def bind(self, ctx: RequestContext, handle: bytes, params: pa.RecordBatch) -> bytes:
         """A new handle with `params` bound (clients send it back: DoPutPreparedStatementResult)."""
-        sql, _ = self.open_handle(ctx, handle)
+        prepared = self.open_handle(ctx, handle)
+        sql = prepared.sql
         if params.num_rows > 1:
             raise invalid(
                 "TOO_MANY_PARAMETER_ROWS",
                 f"a prepared query binds one parameter row per execution, got {params.num_rows}; "
                 "use an update (executemany) for many rows",
             )
-        expected = len(self._describe(ctx, sql, None).parameters)
-        if params.num_columns != expected:
-            raise invalid(
-                "PARAMETER_MISMATCH",
-                f"the statement has {expected} parameter(s) but {params.num_columns} were bound",
-            )
-        encoded = encode_batch(params)
-        if encoded is not None and len(encoded) > MAX_INLINE_PARAMETER_BYTES:
-            raise invalid("PARAMETERS_TOO_LARGE", "bound parameters exceed 1 MiB; bind smaller values")
-        return self._signer.sign("handle", ctx.tenant.id, HANDLE_TTL_SECONDS, {"s": sql, "p": encoded})
+        # The count described when the statement was prepared (handles from before it was kept: described now).
+        expected = prepared.parameter_count
+        if expected is None:
+            expected = len(self._admission.admit(ctx, sql, None).parameters)
+        check_parameter_count(expected, params.num_columns)
+        bound = PreparedHandle(sql, params, expected)
+        return sign_handle(self._signer, ctx.tenant.id, HANDLE_TTL_SECONDS, bound, MAX_INLINE_PARAMETER_BYTES)
 
     def update_prepared(self, ctx: RequestContext, handle: bytes, batches: list[pa.RecordBatch]) -> int:
-        sql, bound = self.open_handle(ctx, handle)
-        expected = len(self._describe(ctx, sql, None).parameters)
+        prepared = self.open_handle(ctx, handle)
+        sql, bound = prepared.sql, prepared.params
+        # Described again (not taken from the handle): the tenant's allowances are checked when it runs.
+        expected = len(self._admission.admit(ctx, sql, None).parameters)
         rows = [b for b in batches if b.num_rows]
         for batch in rows:
-            if batch.num_columns != expected:
-                raise invalid(
-                    "PARAMETER_MISMATCH",
-                    f"the statement has {expected} parameter(s) but {batch.num_columns} were bound",
-                )
+            check_parameter_count(expected, batch.num_columns)
         if not rows:
-            if expected:
-                raise invalid("PARAMETER_MISMATCH", f"the statement needs {expected} parameter value(s)")
+            check_parameter_count(expected, None, "the statement needs {n} parameter value(s)")
             return self._executor.update(ctx, sql, bound, "dml")
         table = pa.Table.from_batches(rows).combine_chunks()
         return self._executor.update(ctx, sql, table.to_batches()[0], "dml")
@@ -167,7 +165,7 @@ class Statements:
             )
         if not cmd.table:
             raise invalid("MISSING_TABLE", "CommandStatementIngest needs a table name")
-        check_statement_class(ctx.tenant, "ingest")
+        self._admission.allow_ingest(ctx)
         options = cmd.table_definition_options
         missing = {_NOT_EXIST.TABLE_NOT_EXIST_OPTION_CREATE: True, _NOT_EXIST.TABLE_NOT_EXIST_OPTION_FAIL: False}
         exists = {
@@ -184,4 +182,5 @@ class Statements:
             create_if_missing=missing[options.if_not_exist],
             if_exists=exists[options.if_exists],
         )
+        self._admission.check_ingest_target(target)
         return self._executor.ingest(ctx, target, data)

@@ -30,11 +30,12 @@ from flight_gateway.jobs.idempotency import RequestIds, statement_digest
 from flight_gateway.jobs.models import Job, JobState
 from flight_gateway.jobs.requests import JsonScalar
 from flight_gateway.offload import parquet_compatible
-from flight_gateway.policy import check_statement
+from flight_gateway.service.admission import Admission, check_parameter_count
 from flight_gateway.service.executor import Executor
 
 log = logging.getLogger("flight_gateway.detached")
 KIND = "detached"
+UNBOUND = "the statement has {n} parameter(s) but none were sent; send one value per ? in 'parameters'"
 # Runs a query to completion into offloaded parts, recording the result in its job (the offload's run).
 OffloadRun = Callable[[RequestContext, str, str, pa.RecordBatch | None, pa.Schema], object]
 
@@ -43,6 +44,7 @@ class DetachedJobs:
     def __init__(
         self,
         executor: Executor,
+        admission: Admission,
         run: OffloadRun,
         max_jobs: int,
         requests: RequestIds | None = None,
@@ -50,6 +52,7 @@ class DetachedJobs:
         watch_seconds: float = 1.0,
     ) -> None:
         self._executor = executor
+        self._admission = admission
         self._run = run
         self._requests = requests
         self.max_jobs = max_jobs
@@ -103,7 +106,7 @@ class DetachedJobs:
             if self._closed:
                 error = GatewayError(Status.UNAVAILABLE, "SHUTTING_DOWN", "the gateway is stopping; submit again")
                 # Recorded, so a retry with the same request id finds an outcome to report.
-                self._executor.record_failure(ctx, sql, KIND, error)
+                self._admission.refuse(ctx, sql, KIND, error)
                 raise error
             job_id = self._executor.new_job(ctx, sql, KIND, label)
             # RUNNING from the start (a worker is reserved for it): if this process dies from
@@ -118,29 +121,25 @@ class DetachedJobs:
         return job_id
 
     def _checked_schema(self, ctx: RequestContext, sql: str, params: pa.RecordBatch | None) -> pa.Schema:
-        """The query's result schema, after the checks every statement passes (refusals are jobs too)."""
+        """The query's result schema, after the pre-flight every statement passes (refusals are jobs
+        too), and what a detached job needs besides."""
+        shape = self._admission.admit(ctx, sql, params, KIND)
         try:
-            shape = self._executor.describe(ctx, sql, params)
-            check_statement(ctx.tenant, shape)
             if shape.kind is not StatementKind.QUERY:
                 raise invalid(
                     "NOT_A_QUERY",
                     f"SubmitJob runs queries, and this is a {shape.kind.value} statement; "
                     "run it as an update (DoPut, or cursor.execute) instead",
                 )
-            if params is None and len(shape.parameters):
-                raise invalid(
-                    "PARAMETER_MISMATCH",
-                    f"the statement has {len(shape.parameters)} parameter(s) but none were sent; "
-                    "send one value per ? in 'parameters'",
-                )
+            if params is None:
+                check_parameter_count(len(shape.parameters), None, UNBOUND)
             if not parquet_compatible(shape.schema):
                 raise invalid(
                     "NOT_OFFLOADABLE",
                     "the result has types Parquet cannot hold, so it cannot be kept for later; run it as a statement",
                 )
         except GatewayError as err:
-            self._executor.record_failure(ctx, sql, KIND, err)
+            self._admission.refuse(ctx, sql, KIND, err)
             raise
         return shape.schema
 

@@ -19,7 +19,6 @@ from flight_gateway.engines.base import Catalog, Engine, EngineSession, IngestTa
 from flight_gateway.errors import GatewayError, Status, cancelled
 from flight_gateway.jobs import Job, JobState, JobStore, fingerprint
 from flight_gateway.jobs.history import tenant_job
-from flight_gateway.policy.statement_text import check_statement_text
 from flight_gateway.service.streaming import BatchPump, ClientGone, Opened
 
 log = logging.getLogger("flight_gateway.execution")
@@ -45,14 +44,12 @@ class Executor:
         instance_id: str = "",
         retention_seconds: float | None = None,
         clock: Callable[[], float] = time.time,
-        max_statement_bytes: int = 1 << 20,
     ) -> None:
         self._engines = dict(engines)
         self._pump = pump
         self.jobs = jobs
         self._batch_rows = batch_rows
         self._store_sql = store_sql_text
-        self._max_statement_bytes = max_statement_bytes
         self._clock = clock
         self._instance_id = instance_id
         self._retention = retention_seconds
@@ -72,8 +69,7 @@ class Executor:
         return engine
 
     def describe(self, ctx: RequestContext, sql: str, params: pa.RecordBatch | None = None) -> StatementShape:
-        # Every statement of every command is described first: the one place its text is checked.
-        check_statement_text(sql, self._max_statement_bytes)
+        # Called by the admission pre-flight (service/admission.py), once per statement.
         with self._engine(ctx).session(ctx.tenant) as session:
             return session.describe(sql, params)
 
@@ -128,19 +124,21 @@ class Executor:
     def _start(self, job_id: str) -> None:
         self.jobs.start(job_id, self._clock(), self._instance_id or None)
 
-    def _fail(self, job_id: str, error: GatewayError) -> None:
+    def fail(self, job_id: str, error: GatewayError) -> None:
         state = JobState.CANCELLED if error.status is Status.CANCELLED else JobState.FAILED
         self._finish(job_id, state, code=error.code, message=error.message, sqlstate=error.sqlstate)
 
-    def record_failure(self, ctx: RequestContext, sql: str, kind: str, error: GatewayError) -> None:
-        """A statement refused before it ran (bad SQL, not allowed) is still a job."""
-        self._fail(self.new_job(ctx, sql, kind), error)
-
     def stream(
-        self, ctx: RequestContext, job_id: str, sql: str, params: pa.RecordBatch | None
+        self,
+        ctx: RequestContext,
+        job_id: str,
+        sql: str,
+        params: pa.RecordBatch | None,
+        planned: pa.Schema | None = None,
     ) -> tuple[pa.Schema, Iterator[pa.RecordBatch] | pa.Table]:
         """Start the query now (so errors surface before any data) and stream its batches; a
-        result that is complete within the first batches comes back whole, as a table."""
+        result that is complete within the first batches comes back whole, as a table. `planned`
+        is the schema admission described (carried in the ticket); without it, it is described."""
         with self._lock:
             if job_id in self._cancelled_queued:
                 raise cancelled("the query was cancelled; run it again")
@@ -148,8 +146,9 @@ class Executor:
         try:
             session = stack.enter_context(self._engine(ctx).session(ctx.tenant))
             stack.enter_context(self._registered(job_id, session))
-            # Described before the query starts: the session serves one call at a time.
-            schema = session.describe(sql, params).schema
+            # Described before the query starts (the session serves one call at a time), unless
+            # the ticket carries the schema described when the statement was admitted.
+            schema = planned if planned is not None else session.describe(sql, params).schema
             self._start(job_id)
             opening = self._pump.open(lambda: session.execute(sql, params, self._batch_rows), self._batch_rows)
             if self._pump.settled(opening, ctx.client_gone):
@@ -164,7 +163,7 @@ class Executor:
                     return schema, table
         except GatewayError as err:
             stack.close()
-            self._fail(job_id, err)
+            self.fail(job_id, err)
             raise
         except BaseException:
             stack.close()
@@ -177,12 +176,14 @@ class Executor:
         job_id: str,
         sql: str,
         params: pa.RecordBatch | None,
+        schema: pa.Schema,
         consume: Callable[[pa.Schema, pa.RecordBatchReader], tuple[int, int]],
         in_engine: Callable[[EngineSession, pa.Schema], tuple[int, int] | None] | None = None,
         offload_location: str | None = None,
     ) -> None:
         """Run a query to completion, handing its result to `consume` (which returns rows and
         bytes, and cleans up after itself if it fails); the job ends SUCCEEDED only if it returns.
+        `schema` is the result's, as admission described it.
         `in_engine`, when given, may do the whole job with the session instead (Redshift UNLOAD)
         and return rows and bytes, or return None to have the result read and consumed. With an
         `offload_location`, a failed job is recorded as an offload that failed there."""
@@ -192,7 +193,6 @@ class Executor:
         with self._failure_recorded(job_id, offload_location):
             with self._engine(ctx).session(ctx.tenant) as session, self._registered(job_id, session):
                 try:
-                    schema = session.describe(sql, params).schema
                     self._start(job_id)
                     done = in_engine(session, schema) if in_engine is not None else None
                     if done is not None:
@@ -221,7 +221,7 @@ class Executor:
             if offload_location is not None:
                 self.jobs.set_offload(job_id, offload_location, self._clock())
             err = exc if isinstance(exc, GatewayError) else GatewayError(Status.INTERNAL, "ENGINE_ERROR", str(exc))
-            self._fail(job_id, err)
+            self.fail(job_id, err)
             raise
 
     @contextmanager
@@ -283,8 +283,6 @@ class Executor:
         return self._counted(ctx, sql, kind, lambda session: session.execute_update(sql, params))
 
     def ingest(self, ctx: RequestContext, target: IngestTarget, data: pa.RecordBatchReader) -> int:
-        for name in (target.table, target.schema, target.catalog):
-            check_statement_text(name or "", self._max_statement_bytes, "the ingest target's name")
         return self._counted(ctx, f"INGEST INTO {target.table}", "ingest", lambda session: session.ingest(target, data))
 
     def _counted(self, ctx: RequestContext, sql: str, kind: str, run: Callable[[EngineSession], int]) -> int:

@@ -90,7 +90,7 @@ class Offloading:
             written.append(result)
             return result.rows, result.bytes
 
-        self._executor.complete(ctx, job_id, sql, params, consume, unload, offload_location=location)
+        self._executor.complete(ctx, job_id, sql, params, schema, consume, unload, offload_location=location)
         return written[0]
 
     def read(self, ctx: RequestContext, part: str) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:

@@ -19,6 +19,7 @@ from flight_gateway.context import RequestContext
 from flight_gateway.errors import GatewayError, Status
 from flight_gateway.jobs.idempotency import Claimed, RequestIds, replayed_failure, statement_digest
 from flight_gateway.jobs.models import Job, JobState
+from flight_gateway.service.admission import Admission
 from flight_gateway.service.executor import Executor
 
 T = TypeVar("T")
@@ -33,9 +34,10 @@ def _parameter_bytes(params: Parameters) -> list[bytes]:
 
 
 class Replays:
-    def __init__(self, requests: RequestIds, executor: Executor) -> None:
+    def __init__(self, requests: RequestIds, executor: Executor, admission: Admission) -> None:
         self._requests = requests
         self._executor = executor
+        self._admission = admission
 
     def claim(
         self,
@@ -85,5 +87,5 @@ class Replays:
             # claimed id, so retries get this outcome instead of waiting for a job that never comes.
             if self._executor.jobs.get(job_id) is None:
                 error = exc if isinstance(exc, GatewayError) else GatewayError(Status.INTERNAL, "INTERNAL", str(exc))
-                self._executor.record_failure(claimed, sql, "statement", error)
+                self._admission.refuse(claimed, sql, "statement", error)
             raise
