@@ -11,6 +11,7 @@ from typing import Protocol, runtime_checkable
 import pyarrow as pa
 
 from auth import Tenant
+from flight_gateway.engines.typeinfo import SqlDialectInfo, XdbcType
 
 
 class StatementKind(enum.Enum):
@@ -171,6 +172,8 @@ class Engine(Protocol):
 
     name: str
     dialect: str
+    xdbc_types: tuple[XdbcType, ...]  # GetXdbcTypeInfo rows (`<engine>/typeinfo.py`)
+    sql_info: SqlDialectInfo  # where GetSqlInfo differs from the defaults (`<engine>/sqlinfo.py`)
 
     def info(self) -> EngineInfo: ...
 

@@ -12,22 +12,10 @@ from flight_gateway.context import RequestContext
 from flight_gateway.engines.base import Engine
 from flight_gateway.errors import GatewayError, Status
 from flight_gateway.protocol import schemas
-from flight_gateway.protocol.sqlinfo import SqlInfoValue, build_sql_info_table, default_sql_info
-from flight_gateway.protocol.sqlinfo_dialects import DIALECT_SQL_INFO
-from flight_gateway.protocol.xdbc import (
-    DUCKDB_XDBC_TYPES,
-    POSTGRES_XDBC_TYPES,
-    XdbcType,
-    build_xdbc_type_info_table,
-)
-from flight_gateway.protocol.xdbc_redshift import REDSHIFT_XDBC_TYPES
+from flight_gateway.protocol.sqlinfo import SqlInfoValue, build_sql_info_table, default_sql_info, dialect_sql_info
+from flight_gateway.protocol.xdbc import build_xdbc_type_info_table
 
 SERVER_NAME = "flight-gateway"
-_XDBC_TYPES: dict[str, tuple[XdbcType, ...]] = {
-    "duckdb": DUCKDB_XDBC_TYPES,
-    "postgres": POSTGRES_XDBC_TYPES,
-    "redshift": REDSHIFT_XDBC_TYPES,
-}
 
 
 class ServerInfo:
@@ -62,7 +50,7 @@ class ServerInfo:
                 batch_updates=True,
                 bulk_ingestion=True,
             )
-            values.update(DIALECT_SQL_INFO.get(self._engine(ctx).dialect, {}))
+            values.update(dialect_sql_info(self._engine(ctx).sql_info))
             with self._lock:
                 self._cache[key] = values
         return values
@@ -71,5 +59,4 @@ class ServerInfo:
         return build_sql_info_table(self._values(ctx), requested)
 
     def xdbc_types(self, ctx: RequestContext, data_type: int | None) -> pa.Table:
-        # Keyed by dialect: engines are named in the config, their type systems by technology.
-        return build_xdbc_type_info_table(_XDBC_TYPES.get(self._engine(ctx).dialect, ()), data_type)
+        return build_xdbc_type_info_table(self._engine(ctx).xdbc_types, data_type)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
+from flight_gateway.engines.typeinfo import SqlDialectInfo
 from flight_gateway.protocol import flightsql_pb2 as pb
 from flight_gateway.protocol.schemas import SQL_INFO_SCHEMA, SQL_INFO_TYPE_CODES
 
@@ -17,6 +18,7 @@ __all__ = [
     "bitmask",
     "build_sql_info_table",
     "default_sql_info",
+    "dialect_sql_info",
 ]
 
 _INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
@@ -298,3 +300,25 @@ def default_sql_info(
         i.SQL_LOCATORS_UPDATE_COPY: True,
     }
     return info
+
+
+def dialect_sql_info(info: SqlDialectInfo) -> dict[int, SqlInfoValue]:
+    """An engine's differences from the defaults (`Engine.sql_info`) as SqlInfo values."""
+    values: dict[int, SqlInfoValue] = {}
+    if info.identifier_case is not None:
+        values[pb.SqlInfo.SQL_IDENTIFIER_CASE] = int(info.identifier_case)
+    if info.quoted_identifier_case is not None:
+        values[pb.SqlInfo.SQL_QUOTED_IDENTIFIER_CASE] = int(info.quoted_identifier_case)
+    if info.null_ordering is not None:
+        values[pb.SqlInfo.SQL_NULL_ORDERING] = int(info.null_ordering)
+    if info.catalog_term is not None:
+        values[pb.SqlInfo.SQL_CATALOG_TERM] = info.catalog_term
+    if info.schemas_supported_actions is not None:
+        values[pb.SqlInfo.SQL_SCHEMAS_SUPPORTED_ACTIONS] = bitmask(*sorted(info.schemas_supported_actions))
+    if info.catalogs_supported_actions is not None:
+        values[pb.SqlInfo.SQL_CATALOGS_SUPPORTED_ACTIONS] = bitmask(*sorted(info.catalogs_supported_actions))
+    if info.procedure_term is not None:
+        values[pb.SqlInfo.SQL_PROCEDURE_TERM] = info.procedure_term
+    if info.bulk_ingestion is not None:
+        values[pb.SqlInfo.FLIGHT_SQL_SERVER_BULK_INGESTION] = info.bulk_ingestion
+    return values

@@ -21,6 +21,8 @@ from flight_gateway.engines.duckdb.classes import statement_classes
 from flight_gateway.engines.duckdb.errors import map_duckdb_error, map_stream_error, redact_paths
 from flight_gateway.engines.duckdb.estimate import estimated_rows
 from flight_gateway.engines.duckdb.sql import MAINTENANCE_TYPES, check_statement_text
+from flight_gateway.engines.duckdb.sqlinfo import SQL_INFO
+from flight_gateway.engines.duckdb.typeinfo import XDBC_TYPES
 from flight_gateway.errors import ErrorCode, GatewayError, Status, denied, error, invalid, not_found, unimplemented
 
 # Tenant sessions may not reach files, extensions or settings: what a tenant can touch is its
@@ -250,6 +252,8 @@ class DuckDBEngine:
 
     name = "duckdb"
     dialect = "duckdb"
+    xdbc_types = XDBC_TYPES
+    sql_info = SQL_INFO
 
     def __init__(self, databases: Mapping[str, Path | str]) -> None:
         self._paths = dict(databases)

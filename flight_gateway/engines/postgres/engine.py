@@ -27,6 +27,8 @@ from flight_gateway.engines.pgwire.pool import ConnectionPool, Connector, Tenant
 from flight_gateway.engines.pgwire.sql import PlaceholderRewrites
 from flight_gateway.engines.postgres.info import postgres_info
 from flight_gateway.engines.postgres.session import DriverError, PostgresSession
+from flight_gateway.engines.postgres.sqlinfo import SQL_INFO
+from flight_gateway.engines.postgres.typeinfo import XDBC_TYPES
 from flight_gateway.errors import GatewayError, Status
 
 if TYPE_CHECKING:
@@ -59,6 +61,8 @@ def _conninfo(params: Mapping[str, str]) -> str:
 
 class PostgresEngine:
     dialect = "postgres"
+    xdbc_types = XDBC_TYPES
+    sql_info = SQL_INFO
     batch_size_hint_bytes = BATCH_SIZE_HINT_BYTES
 
     def __init__(self, name: str, config: PostgresEngineConfig, logins: Mapping[str, TenantLogin]) -> None:

@@ -23,6 +23,8 @@ from flight_gateway.engines.pgwire.pool import ConnectionPool, Connector, Tenant
 from flight_gateway.engines.redshift.connection import check_query_group, connector, reset_session
 from flight_gateway.engines.redshift.credentials import RedshiftCredentials
 from flight_gateway.engines.redshift.session import RedshiftSession
+from flight_gateway.engines.redshift.sqlinfo import SQL_INFO
+from flight_gateway.engines.redshift.typeinfo import XDBC_TYPES
 
 log = logging.getLogger("flight_gateway.engines.redshift")
 Conn = psycopg.Connection[tuple[str | None, ...]]
@@ -30,6 +32,8 @@ Conn = psycopg.Connection[tuple[str | None, ...]]
 
 class RedshiftEngine:
     dialect = "redshift"
+    xdbc_types = XDBC_TYPES
+    sql_info = SQL_INFO
 
     def __init__(
         self,

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from flight_gateway.protocol import flightsql_pb2 as pb
-from flight_gateway.protocol.xdbc import POSTGRES_XDBC_TYPES, XdbcType
+from flight_gateway.engines.postgres.typeinfo import XDBC_TYPES as POSTGRES_XDBC_TYPES
+from flight_gateway.engines.typeinfo import XdbcDataType, XdbcDatetimeSubcode, XdbcType
 
-_T = pb.XdbcDataType
-_S = pb.XdbcDatetimeSubcode
+_T = XdbcDataType
+_S = XdbcDatetimeSubcode
 _SHARED = {
     "boolean", "smallint", "integer", "bigint", "real", "double precision", "date",
     "time without time zone", "timestamp without time zone", "timestamp with time zone",
@@ -34,7 +34,7 @@ def _binary(name: str, size: int | None) -> XdbcType:
     return XdbcType(type_name=name, data_type=_T.XDBC_VARBINARY, sql_data_type=_T.XDBC_VARBINARY, column_size=size)
 
 
-REDSHIFT_XDBC_TYPES: tuple[XdbcType, ...] = (
+XDBC_TYPES: tuple[XdbcType, ...] = (
     *(row for row in POSTGRES_XDBC_TYPES if row.type_name in _SHARED),
     *(_limited(row) for row in POSTGRES_XDBC_TYPES if row.type_name in _LIMITS),
     XdbcType(
