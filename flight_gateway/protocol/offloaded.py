@@ -22,40 +22,32 @@ from flight_gateway.service.offloading import Offloading
 
 class OffloadDelivery:
     def __init__(self, offloading: Offloading, signer: TicketSigner) -> None:
-        self._offloading = offloading
+        self.offloading = offloading
         self._signer = signer
 
     def now(self) -> float:
         """The clock offloaded results expire in."""
-        return self._offloading.now()
+        return self.offloading.now()
 
     def wanted(self, ctx: RequestContext, sql: str, params: pa.RecordBatch | None, schema: pa.Schema) -> bool:
-        return self._offloading.wanted(ctx, sql, params, schema)
-
-    def run(
-        self, ctx: RequestContext, job_id: str, sql: str, params: pa.RecordBatch | None, schema: pa.Schema
-    ) -> tuple[list[fl.FlightEndpoint], int, int]:
-        """Run the query to completion into parts: the endpoints, total rows and bytes."""
-        result = self._offloading.run(ctx, job_id, sql, params, schema)
-        endpoints = [self._endpoint(ctx, job_id, part.path, result.expires_at) for part in result.parts]
-        return endpoints, result.rows, result.bytes
+        return self.offloading.wanted(ctx, sql, params, schema)
 
     def part_endpoints(
         self, ctx: RequestContext, job_id: str, parts: Iterable[str], expires_at: float
     ) -> list[fl.FlightEndpoint]:
-        """Endpoints for the parts of a result offloaded earlier (read back from its job record)."""
+        """Endpoints for the parts of an offloaded result (just written, or read back from its job record)."""
         return [self._endpoint(ctx, job_id, part, expires_at) for part in parts]
 
     def _endpoint(self, ctx: RequestContext, job_id: str, part: str, expires_at: float) -> fl.FlightEndpoint:
         # The ticket expires with the files (both counted from the store's clock).
-        ttl = expires_at - self._offloading.now()
+        ttl = expires_at - self.offloading.now()
         ticket = sign_ticket(self._signer, ctx.tenant.id, ttl, PartTicket(job_id, part))
         expiration = pa.scalar(datetime.fromtimestamp(expires_at, UTC), pa.timestamp("us", tz="UTC"))
         return fl.FlightEndpoint(ticket, [], expiration_time=expiration)
 
     def stream(self, ctx: RequestContext, ticket: PartTicket) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
         """DoGet of one part (its verified ticket)."""
-        return self._offloading.read(ctx, ticket.part)
+        return self.offloading.read(ctx, ticket.part)
 
     def renew(self, ctx: RequestContext, endpoint_bytes: bytes) -> bytes:
         """RenewFlightEndpoint: the endpoint again, with a fresh ticket and a later expiry."""
@@ -69,6 +61,6 @@ class OffloadDelivery:
                 "NOT_RENEWABLE",
                 "only endpoints of offloaded results can be renewed; a streamed result is read once",
             )
-        expires_at = self._offloading.renew(ctx, body.job_id)
+        expires_at = self.offloading.renew(ctx, body.job_id)
         renewed = self._endpoint(ctx, body.job_id, body.part, expires_at)
         return bytes(renewed.serialize())

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.flight as fl
 
 from flight_gateway.context import RequestContext
-from flight_gateway.engines.base import IngestTarget, StatementKind
+from flight_gateway.engines.base import IngestTarget
 from flight_gateway.errors import invalid, unimplemented
 from flight_gateway.protocol import flightsql_pb2 as pb
 from flight_gateway.protocol.commands import pack
@@ -24,8 +24,9 @@ from flight_gateway.protocol.tickets import (
     sign_handle,
     sign_ticket,
 )
-from flight_gateway.service.admission import UNBOUND, Admission, check_parameter_count
+from flight_gateway.service.admission import Admission, check_parameter_count
 from flight_gateway.service.executor import Executor
+from flight_gateway.service.planning import Counted, Offloaded, Planning, Streamed
 
 _NOT_EXIST = pb.CommandStatementIngest.TableDefinitionOptions.TableNotExistOption
 _EXISTS = pb.CommandStatementIngest.TableDefinitionOptions.TableExistsOption
@@ -63,6 +64,7 @@ class Statements:
         self._admission = admission
         self._signer = signer
         self._ticket_ttl = ticket_ttl
+        self._planning = Planning(executor, admission, None if offload is None else offload.offloading)
         self._offload = offload
 
     def ticket(self, ctx: RequestContext, ticket: Ticket) -> bytes:
@@ -73,17 +75,18 @@ class Statements:
         command take effect even if the client never fetches) and its ticket holds the count."""
         if not sql.strip():
             raise invalid("EMPTY_STATEMENT", "the SQL statement is empty")
-        # With values bound, the engine has already checked their count while describing.
-        shape = self._admission.admit(ctx, sql, params, unbound=UNBOUND)
-        if shape.kind is StatementKind.QUERY:
-            offloaded = self._offload is not None and self._offload.wanted(ctx, sql, params, shape.schema)
-            job_id = self._executor.new_job(ctx, sql, shape.kind.value)
-            if offloaded and self._offload is not None:
-                # Offloaded results are complete before the FlightInfo leaves: exact counts.
-                endpoints, rows, nbytes = self._offload.run(ctx, job_id, sql, params, shape.schema)
-                return Planned(shape.schema, b"", rows, tuple(endpoints), nbytes)
-            return Planned(shape.schema, self.query_ticket(ctx, sql, job_id, params, shape.schema))
-        count = self._executor.update(ctx, sql, params, shape.kind.value)
+        plan = self._planning.plan(ctx, sql, params)
+        if isinstance(plan, Streamed):
+            return Planned(plan.schema, self.query_ticket(ctx, sql, plan.job_id, params, plan.schema))
+        if isinstance(plan, Offloaded) and self._offload is not None:
+            # Offloaded results are complete before the FlightInfo leaves: exact counts.
+            result = plan.result
+            endpoints = self._offload.part_endpoints(
+                ctx, plan.job_id, (p.path for p in result.parts), result.expires_at
+            )
+            return Planned(plan.schema, b"", result.rows, tuple(endpoints), result.bytes)
+        assert isinstance(plan, Counted)  # noqa: S101 - the plans are these three
+        count = plan.count
         # Whatever the engine's own reply looks like (DuckDB answers `Success: bool` to some
         # statements), a statement without rows answers one row: the count of affected rows.
         return Planned(UPDATE_RESULT_SCHEMA, self.ticket(ctx, CountTicket(count)), total_records=1)
