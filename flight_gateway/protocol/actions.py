@@ -11,7 +11,7 @@ import pyarrow.flight as fl
 from google.protobuf.message import DecodeError
 
 from flight_gateway.context import RequestContext
-from flight_gateway.errors import GatewayError, Status, invalid, unimplemented
+from flight_gateway.errors import ErrorCode, GatewayError, error
 from flight_gateway.jobs.history import list_page, tenant_job
 from flight_gateway.jobs.requests import job_id_request, list_jobs_request, submit_job_request
 from flight_gateway.jobs.views import job_json
@@ -104,10 +104,10 @@ class Actions:
 
     def run(self, ctx: RequestContext, name: str, body: bytes) -> list[bytes]:
         if name in _UNSUPPORTED:
-            raise unimplemented("UNSUPPORTED_ACTION", _UNSUPPORTED[name])
+            raise error(ErrorCode.UNSUPPORTED_ACTION, _UNSUPPORTED[name])
         entry = self._table.get(name)
         if entry is None:
-            raise unimplemented("UNKNOWN_ACTION", f"action {name!r} is not supported; see ListActions")
+            raise error(ErrorCode.UNKNOWN_ACTION, f"action {name!r} is not supported; see ListActions")
         return entry[1](ctx, body)
 
     def _create(self, ctx: RequestContext, body: bytes) -> list[bytes]:
@@ -124,7 +124,7 @@ class Actions:
         try:
             info = fl.FlightInfo.deserialize(info_bytes)
         except Exception as exc:
-            raise invalid("MALFORMED_FLIGHT_INFO", "the request does not hold a valid FlightInfo") from exc
+            raise error(ErrorCode.MALFORMED_FLIGHT_INFO, "the request does not hold a valid FlightInfo") from exc
         outcome = 3  # NOT_CANCELLABLE: metadata and already-finished results
         for endpoint in info.endpoints:
             body = read_ticket(self._signer, ctx.tenant.id, endpoint.ticket.ticket, "the FlightInfo")
@@ -140,7 +140,7 @@ class Actions:
         try:
             request.ParseFromString(body)
         except DecodeError:
-            raise invalid("MALFORMED_ACTION", "the body is not a CancelFlightInfoRequest") from None
+            raise error(ErrorCode.MALFORMED_ACTION, "the body is not a CancelFlightInfoRequest") from None
         status = self._cancel(ctx, request.info)
         return [wire.CancelFlightInfoResult(status=status).SerializeToString()]
 
@@ -151,7 +151,7 @@ class Actions:
         try:
             request.ParseFromString(body)
         except DecodeError:
-            raise invalid("MALFORMED_ACTION", "the body is not a CloseSessionRequest") from None
+            raise error(ErrorCode.MALFORMED_ACTION, "the body is not a CloseSessionRequest") from None
         log.debug("CloseSession from tenant %s (request %s): no session state, CLOSED", ctx.tenant.id, ctx.request_id)
         return [wire.CloseSessionResult(status=wire.CloseSessionResult.CLOSED).SerializeToString()]
 
@@ -160,9 +160,9 @@ class Actions:
         try:
             request.ParseFromString(body)
         except DecodeError:
-            raise invalid("MALFORMED_ACTION", "the body is not a RenewFlightEndpointRequest") from None
+            raise error(ErrorCode.MALFORMED_ACTION, "the body is not a RenewFlightEndpointRequest") from None
         if self._offload is None:
-            raise invalid("NOT_RENEWABLE", "this gateway offloads no results; nothing can be renewed")
+            raise error(ErrorCode.NOT_RENEWABLE, "this gateway offloads no results; nothing can be renewed")
         return [self._offload.renew(ctx, request.endpoint)]
 
     def _cancel_query(self, ctx: RequestContext, body: bytes) -> list[bytes]:
@@ -187,7 +187,7 @@ class Actions:
     def _submit_job(self, ctx: RequestContext, body: bytes) -> list[bytes]:
         request = submit_job_request(body)
         if self._detached is None:
-            raise GatewayError(Status.UNAVAILABLE, "DETACHED_JOBS_OFF", "this gateway runs no detached jobs")
+            raise error(ErrorCode.DETACHED_JOBS_OFF, "this gateway runs no detached jobs")
         job = self._detached.submit(ctx, request.sql, request.label, request.parameters)
         return _json({"job_id": job.id, "state": job.state.value})
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from google.protobuf import any_pb2, message
 from google.protobuf.message import DecodeError
 
-from flight_gateway.errors import invalid, unimplemented
+from flight_gateway.errors import ErrorCode, error
 from flight_gateway.protocol import flightsql_pb2 as pb
 
 _PREFIX = "type.googleapis.com/"
@@ -23,22 +23,24 @@ def unpack(data: bytes) -> message.Message:
     try:
         wrapper.ParseFromString(data)
     except DecodeError:
-        raise invalid(
-            "MALFORMED_COMMAND", "the command is not a Flight SQL message (protobuf Any); use a Flight SQL client"
+        raise error(
+            ErrorCode.MALFORMED_COMMAND,
+            "the command is not a Flight SQL message (protobuf Any); use a Flight SQL client",
         ) from None
     if not wrapper.type_url:
-        raise invalid(
-            "MALFORMED_COMMAND", "the command is not a Flight SQL message (protobuf Any); use a Flight SQL client"
+        raise error(
+            ErrorCode.MALFORMED_COMMAND,
+            "the command is not a Flight SQL message (protobuf Any); use a Flight SQL client",
         )
     name = wrapper.type_url.rsplit("/", 1)[-1]
     cls = MESSAGES.get(name)
     if cls is None:
-        raise unimplemented("UNKNOWN_COMMAND", f"command type {name!r} is not supported by this gateway")
+        raise error(ErrorCode.UNKNOWN_COMMAND, f"command type {name!r} is not supported by this gateway")
     command = cls()
     try:
         command.ParseFromString(wrapper.value)
     except DecodeError:
-        raise invalid("MALFORMED_COMMAND", f"the {cls.__name__} message is malformed") from None
+        raise error(ErrorCode.MALFORMED_COMMAND, f"the {cls.__name__} message is malformed") from None
     return command
 
 
@@ -55,10 +57,10 @@ def unpack_action(body: bytes, cls: type[message.Message]) -> message.Message:
         wrapper.ParseFromString(body)
         if wrapper.type_url:
             if wrapper.type_url.rsplit("/", 1)[-1] != cls.DESCRIPTOR.full_name:
-                raise invalid("MALFORMED_ACTION", f"the action body must be a {cls.__name__}")
+                raise error(ErrorCode.MALFORMED_ACTION, f"the action body must be a {cls.__name__}")
             body = wrapper.value
         msg = cls()
         msg.ParseFromString(body)
     except DecodeError:
-        raise invalid("MALFORMED_ACTION", f"the action body is not a valid {cls.__name__}") from None
+        raise error(ErrorCode.MALFORMED_ACTION, f"the action body is not a valid {cls.__name__}") from None
     return msg

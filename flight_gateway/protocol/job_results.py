@@ -14,7 +14,7 @@ from collections.abc import Callable
 import pyarrow.flight as fl
 
 from flight_gateway.context import RequestContext
-from flight_gateway.errors import GatewayError, Status, invalid, not_found
+from flight_gateway.errors import ErrorCode, error, not_found
 from flight_gateway.jobs.history import tenant_job
 from flight_gateway.jobs.models import Job, JobState
 from flight_gateway.jobs.results import StoredResult, stored_result
@@ -28,15 +28,15 @@ PATH_PREFIX = b"jobs"
 def job_id_of(path: list[bytes]) -> str:
     """The job id a PATH descriptor names: exactly ("jobs", <job id>)."""
     if len(path) != 2 or path[0] != PATH_PREFIX or not path[1]:
-        raise invalid(
-            "BAD_PATH_DESCRIPTOR",
+        raise error(
+            ErrorCode.BAD_PATH_DESCRIPTOR,
             'a path descriptor names a job\'s result: FlightDescriptor.for_path("jobs", <job id>); '
             "statements are sent as Flight SQL commands",
         )
     try:
         return path[1].decode("ascii")
     except UnicodeDecodeError:
-        raise invalid("BAD_PATH_DESCRIPTOR", "the job id in the path descriptor is not ASCII") from None
+        raise error(ErrorCode.BAD_PATH_DESCRIPTOR, "the job id in the path descriptor is not ASCII") from None
 
 
 class JobResults:
@@ -58,11 +58,9 @@ class JobResults:
     def available(self, job: Job) -> tuple[StoredResult, float]:
         """The job's stored result and its expiry, or why there is none (the error tells what to do)."""
         if not job.state.finished:
-            raise GatewayError(
-                Status.UNAVAILABLE,
-                "JOB_NOT_FINISHED",
+            raise error(
+                ErrorCode.JOB_NOT_FINISHED,
                 f"job {job.id} is {job.state.value}; poll GetJob until it is SUCCEEDED, then ask for the result again",
-                retryable=True,
             )
         if job.state is not JobState.SUCCEEDED:
             cause = job.error_message or job.error_code or "no details were recorded"
@@ -71,20 +69,21 @@ class JobResults:
                 f"job {job.id} ended {job.state.value} ({cause}), so it has no result; submit the statement again",
             )
         if job.result is None or self._offload is None:
-            raise not_found(
-                "NO_STORED_RESULT",
+            raise error(
+                ErrorCode.NO_STORED_RESULT,
                 f"job {job.id} kept no result: only offloaded results (SubmitJob, or offloaded statements) can be "
                 "fetched again; a streamed result went to its client, an update's count is the job's rows",
             )
         expires_at = job.offload_expires_at
         if expires_at is None or expires_at <= self._clock():
-            raise not_found(
-                "RESULT_EXPIRED", f"the result of job {job.id} has expired and was deleted; run the statement again"
+            raise error(
+                ErrorCode.RESULT_EXPIRED,
+                f"the result of job {job.id} has expired and was deleted; run the statement again",
             )
         try:
             return stored_result(job.result), expires_at
         except ValueError:
             log.exception("job %s holds an unreadable result", job.id)
-            raise GatewayError(
-                Status.INTERNAL, "RESULT_UNREADABLE", f"the stored result of job {job.id} is unreadable; run it again"
+            raise error(
+                ErrorCode.RESULT_UNREADABLE, f"the stored result of job {job.id} is unreadable; run it again"
             ) from None

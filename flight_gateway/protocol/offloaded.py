@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.flight as fl
 
 from flight_gateway.context import RequestContext
-from flight_gateway.errors import invalid
+from flight_gateway.errors import ErrorCode, error
 from flight_gateway.protocol.tickets import PartTicket, TicketSigner, read_ticket, sign_ticket
 from flight_gateway.service.offloading import Offloading
 
@@ -54,11 +54,11 @@ class OffloadDelivery:
         try:
             endpoint = fl.FlightEndpoint.deserialize(endpoint_bytes)
         except Exception as exc:
-            raise invalid("MALFORMED_ENDPOINT", "the request does not hold a valid FlightEndpoint") from exc
+            raise error(ErrorCode.MALFORMED_ENDPOINT, "the request does not hold a valid FlightEndpoint") from exc
         body = read_ticket(self._signer, ctx.tenant.id, endpoint.ticket.ticket, "the endpoint")
         if not isinstance(body, PartTicket):
-            raise invalid(
-                "NOT_RENEWABLE",
+            raise error(
+                ErrorCode.NOT_RENEWABLE,
                 "only endpoints of offloaded results can be renewed; a streamed result is read once",
             )
         expires_at = self.offloading.renew(ctx, body.job_id)

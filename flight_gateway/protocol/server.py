@@ -18,7 +18,7 @@ from google.protobuf import message
 
 from auth.flight import MIDDLEWARE_KEY, AuthMiddleware
 from flight_gateway.context import RequestContext
-from flight_gateway.errors import GatewayError, Status, invalid, unimplemented
+from flight_gateway.errors import ErrorCode, GatewayError, error
 from flight_gateway.jobs.idempotency import RequestIds, client_request_id
 from flight_gateway.protocol import flightsql_pb2 as pb
 from flight_gateway.protocol.actions import Actions
@@ -84,7 +84,7 @@ class GatewayFlightServer(fl.FlightServerBase):  # type: ignore[misc]
     def _context(self, call: fl.ServerCallContext, liveness: CallLiveness) -> RequestContext:
         mw: AuthMiddleware | None = call.get_middleware(MIDDLEWARE_KEY)
         if mw is None:  # every call gets the middleware; this would be a wiring bug
-            raise GatewayError(Status.UNAUTHENTICATED, "NO_CREDENTIALS", "authentication required")
+            raise error(ErrorCode.NO_CREDENTIALS, "authentication required")
         principal, tenant = mw.require(call.peer(), call.peer_identity())
         return RequestContext(
             principal=principal,
@@ -118,9 +118,7 @@ class GatewayFlightServer(fl.FlightServerBase):  # type: ignore[misc]
             raise
         except Exception:
             log.exception("%s failed unexpectedly (request %s)", what, request_id)
-            internal = GatewayError(
-                Status.INTERNAL, "INTERNAL", f"internal error; report request id {request_id} to the operator"
-            )
+            internal = error(ErrorCode.INTERNAL, f"internal error; report request id {request_id} to the operator")
             raise to_flight_error(internal, request_id) from None
         finally:
             if liveness is None:
@@ -138,7 +136,7 @@ class GatewayFlightServer(fl.FlightServerBase):  # type: ignore[misc]
             raise
         except Exception:
             log.exception("stream failed (request %s)", request_id)
-            failed = GatewayError(Status.INTERNAL, "STREAM_FAILED", f"the result stream failed (request {request_id})")
+            failed = error(ErrorCode.STREAM_FAILED, f"the result stream failed (request {request_id})")
             raise to_flight_error(failed, request_id) from None
         finally:
             liveness.end()
@@ -146,8 +144,8 @@ class GatewayFlightServer(fl.FlightServerBase):  # type: ignore[misc]
     @staticmethod
     def _command(descriptor: fl.FlightDescriptor) -> message.Message:
         if descriptor.descriptor_type != fl.DescriptorType.CMD:
-            raise invalid(
-                "PATH_DESCRIPTOR",
+            raise error(
+                ErrorCode.PATH_DESCRIPTOR,
                 'path descriptors name job results only (FlightDescriptor.for_path("jobs", <job id>)) and are '
                 "read with GetFlightInfo or GetSchema; send statements as Flight SQL commands",
             )
@@ -158,7 +156,7 @@ class GatewayFlightServer(fl.FlightServerBase):  # type: ignore[misc]
     def _plan(self, ctx: RequestContext, cmd: message.Message) -> Planned:
         if isinstance(cmd, pb.CommandStatementQuery):
             if cmd.HasField("transaction_id"):
-                raise unimplemented("NO_TRANSACTIONS", NO_TRANSACTIONS)
+                raise error(ErrorCode.NO_TRANSACTIONS, NO_TRANSACTIONS)
             return self._plan_statement(ctx, cmd.query, None)
         if isinstance(cmd, pb.CommandPreparedStatementQuery):
             prepared = self._statements.open_handle(ctx, cmd.prepared_statement_handle)
@@ -178,7 +176,7 @@ class GatewayFlightServer(fl.FlightServerBase):  # type: ignore[misc]
             return self._info.xdbc_schema
         command = CATALOG_COMMANDS.get(type(cmd))
         if command is None:
-            raise unimplemented("UNSUPPORTED_COMMAND", f"{type(cmd).__name__} is not supported by this gateway")
+            raise error(ErrorCode.UNSUPPORTED_COMMAND, f"{type(cmd).__name__} is not supported by this gateway")
         return command.schema(cmd)
 
     def get_flight_info(self, context: fl.ServerCallContext, descriptor: fl.FlightDescriptor) -> fl.FlightInfo:
@@ -228,7 +226,7 @@ class GatewayFlightServer(fl.FlightServerBase):  # type: ignore[misc]
                 return fl.RecordBatchStream(table)
             if isinstance(body, MetadataTicket):
                 return fl.RecordBatchStream(self._metadata_table(ctx, body.command))
-            raise invalid("MALFORMED_TICKET", "the ticket was not issued by this gateway")
+            raise error(ErrorCode.MALFORMED_TICKET, "the ticket was not issued by this gateway")
 
         try:
             stream = self._call(context, "DoGet", run, liveness)
@@ -262,7 +260,7 @@ class GatewayFlightServer(fl.FlightServerBase):  # type: ignore[misc]
             if isinstance(cmd, pb.CommandStatementUpdate):
                 # Clients send no IPC stream here: the reader must not be touched.
                 if cmd.HasField("transaction_id"):
-                    raise unimplemented("NO_TRANSACTIONS", NO_TRANSACTIONS)
+                    raise error(ErrorCode.NO_TRANSACTIONS, NO_TRANSACTIONS)
                 sql = cmd.query
                 count = self._once(ctx, sql, None, lambda c: self._statements.update(c, sql, None))
                 writer.write(pa.py_buffer(pb.DoPutUpdateResult(record_count=count).SerializeToString()))
@@ -285,7 +283,7 @@ class GatewayFlightServer(fl.FlightServerBase):  # type: ignore[misc]
                 count = self._statements.ingest(ctx, cmd, reader.to_reader())
                 writer.write(pa.py_buffer(pb.DoPutUpdateResult(record_count=count).SerializeToString()))
             else:
-                raise unimplemented("UNSUPPORTED_COMMAND", f"DoPut with {type(cmd).__name__} is not supported")
+                raise error(ErrorCode.UNSUPPORTED_COMMAND, f"DoPut with {type(cmd).__name__} is not supported")
 
         self._call(context, "DoPut", run)
 
@@ -305,7 +303,7 @@ class GatewayFlightServer(fl.FlightServerBase):  # type: ignore[misc]
 
     def list_flights(self, context: fl.ServerCallContext, criteria: bytes) -> Iterator[fl.FlightInfo]:
         def run(ctx: RequestContext) -> Iterator[fl.FlightInfo]:
-            raise unimplemented("UNSUPPORTED_RPC", "ListFlights is not supported; send Flight SQL commands")
+            raise error(ErrorCode.UNSUPPORTED_RPC, "ListFlights is not supported; send Flight SQL commands")
 
         return self._call(context, "ListFlights", run)
 
@@ -317,7 +315,7 @@ class GatewayFlightServer(fl.FlightServerBase):  # type: ignore[misc]
         writer: fl.MetadataRecordBatchWriter,
     ) -> None:
         def run(ctx: RequestContext) -> None:
-            raise unimplemented("UNSUPPORTED_RPC", "DoExchange is not supported; send Flight SQL commands")
+            raise error(ErrorCode.UNSUPPORTED_RPC, "DoExchange is not supported; send Flight SQL commands")
 
         self._call(context, "DoExchange", run)
 

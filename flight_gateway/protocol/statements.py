@@ -10,7 +10,7 @@ import pyarrow.flight as fl
 
 from flight_gateway.context import RequestContext
 from flight_gateway.engines.base import IngestTarget
-from flight_gateway.errors import invalid, unimplemented
+from flight_gateway.errors import ErrorCode, error
 from flight_gateway.protocol import flightsql_pb2 as pb
 from flight_gateway.protocol.commands import pack
 from flight_gateway.protocol.offloaded import OffloadDelivery
@@ -74,7 +74,7 @@ class Statements:
         """Queries run when their ticket is read; anything else runs now (DDL/DML via a query
         command take effect even if the client never fetches) and its ticket holds the count."""
         if not sql.strip():
-            raise invalid("EMPTY_STATEMENT", "the SQL statement is empty")
+            raise error(ErrorCode.EMPTY_STATEMENT, "the SQL statement is empty")
         plan = self._planning.plan(ctx, sql, params)
         if isinstance(plan, Streamed):
             return Planned(plan.schema, self.query_ticket(ctx, sql, plan.job_id, params, plan.schema))
@@ -109,10 +109,10 @@ class Statements:
 
     def create_prepared(self, ctx: RequestContext, request: Any) -> bytes:
         if request.HasField("transaction_id"):
-            raise unimplemented("NO_TRANSACTIONS", NO_TRANSACTIONS)
+            raise error(ErrorCode.NO_TRANSACTIONS, NO_TRANSACTIONS)
         sql = request.query
         if not sql.strip():
-            raise invalid("EMPTY_STATEMENT", "the SQL statement is empty")
+            raise error(ErrorCode.EMPTY_STATEMENT, "the SQL statement is empty")
         shape = self._admission.admit(ctx, sql, None)
         prepared = PreparedHandle(sql, None, len(shape.parameters))
         handle = sign_handle(self._signer, ctx.tenant.id, HANDLE_TTL_SECONDS, prepared)
@@ -131,8 +131,8 @@ class Statements:
         prepared = self.open_handle(ctx, handle)
         sql = prepared.sql
         if params.num_rows > 1:
-            raise invalid(
-                "TOO_MANY_PARAMETER_ROWS",
+            raise error(
+                ErrorCode.TOO_MANY_PARAMETER_ROWS,
                 f"a prepared query binds one parameter row per execution, got {params.num_rows}; "
                 "use an update (executemany) for many rows",
             )
@@ -161,13 +161,14 @@ class Statements:
     def ingest(self, ctx: RequestContext, cmd: Any, data: pa.RecordBatchReader) -> int:
         """Bulk ingestion (ADBC adbc_ingest): modes map to (if_not_exist, if_exists) options."""
         if cmd.HasField("transaction_id"):
-            raise unimplemented("NO_TRANSACTIONS", NO_TRANSACTIONS)
+            raise error(ErrorCode.NO_TRANSACTIONS, NO_TRANSACTIONS)
         if cmd.temporary:
-            raise unimplemented(
-                "NO_TEMPORARY_INGEST", "temporary tables are not supported: each call runs on its own connection"
+            raise error(
+                ErrorCode.NO_TEMPORARY_INGEST,
+                "temporary tables are not supported: each call runs on its own connection",
             )
         if not cmd.table:
-            raise invalid("MISSING_TABLE", "CommandStatementIngest needs a table name")
+            raise error(ErrorCode.MISSING_TABLE, "CommandStatementIngest needs a table name")
         self._admission.allow_ingest(ctx)
         options = cmd.table_definition_options
         missing = {_NOT_EXIST.TABLE_NOT_EXIST_OPTION_CREATE: True, _NOT_EXIST.TABLE_NOT_EXIST_OPTION_FAIL: False}
@@ -177,7 +178,7 @@ class Statements:
             _EXISTS.TABLE_EXISTS_OPTION_REPLACE: "replace",
         }
         if options.if_not_exist not in missing or options.if_exists not in exists:
-            raise invalid("INGEST_OPTIONS", "set both if_not_exist and if_exists in table_definition_options")
+            raise error(ErrorCode.INGEST_OPTIONS, "set both if_not_exist and if_exists in table_definition_options")
         target = IngestTarget(
             table=cmd.table,
             schema=cmd.schema if cmd.HasField("schema") else None,

@@ -20,7 +20,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from flight_gateway.errors import GatewayError, Status, denied, invalid
+from flight_gateway.errors import ErrorCode, error
 from flight_gateway.protocol import flightsql_pb2 as pb
 from flight_gateway.protocol.commands import pack, unpack
 
@@ -50,20 +50,19 @@ class TicketSigner:
     def verify(self, purpose: str, tenant: str, token: bytes) -> dict[str, Any]:
         what = "prepared statement handle" if purpose == "handle" else "ticket"
         if len(token) <= 1 + _MAC_LEN or token[:1] != _VERSION:
-            raise invalid("MALFORMED_TICKET", f"the {what} is malformed; request a new one")
+            raise error(ErrorCode.MALFORMED_TICKET, f"the {what} is malformed; request a new one")
         mac, payload = token[1 : 1 + _MAC_LEN], token[1 + _MAC_LEN :]
         if not any([hmac.compare_digest(mac, self._mac(purpose, payload, key)) for key in self._keys]):
-            raise invalid(
-                "FORGED_TICKET",
+            raise error(
+                ErrorCode.FORGED_TICKET,
                 f"the {what} was not issued by this gateway or was altered; request a new one",
             )
         body: dict[str, Any] = json.loads(payload)
         if body.get("t") != tenant:
-            raise denied("WRONG_TENANT", f"the {what} belongs to another tenant")
+            raise error(ErrorCode.WRONG_TENANT, f"the {what} belongs to another tenant")
         if int(body.get("x", 0)) < self._clock():
-            raise GatewayError(
-                Status.DEADLINE_EXCEEDED,
-                "TICKET_EXPIRED",
+            raise error(
+                ErrorCode.TICKET_EXPIRED,
                 f"the {what} has expired; run the statement again for a fresh one",
             )
         return body
@@ -161,7 +160,7 @@ def _ticket_of(body: dict[str, Any]) -> Ticket:
         return MetadataTicket(base64.b64decode(str(body["c"])))
     if kind == "o":
         return PartTicket(str(body.get("j", "")), str(body.get("f", "")))
-    raise invalid("MALFORMED_TICKET", "the ticket was not issued by this gateway")
+    raise error(ErrorCode.MALFORMED_TICKET, "the ticket was not issued by this gateway")
 
 
 def sign_ticket(signer: TicketSigner, tenant: str, ttl_seconds: float, ticket: Ticket) -> bytes:
@@ -174,7 +173,7 @@ def read_ticket(signer: TicketSigner, tenant: str, raw: bytes, issued: str = "th
     """A Flight ticket's body, verified for `tenant` (`issued` names it in the error)."""
     cmd = unpack(raw)
     if not isinstance(cmd, pb.TicketStatementQuery):
-        raise invalid("MALFORMED_TICKET", f"{issued} was not issued by this gateway")
+        raise error(ErrorCode.MALFORMED_TICKET, f"{issued} was not issued by this gateway")
     return _ticket_of(signer.verify("ticket", tenant, cmd.statement_handle))
 
 
@@ -183,7 +182,7 @@ def sign_handle(
 ) -> bytes:
     encoded = encode_batch(handle.params)
     if max_params_bytes is not None and encoded is not None and len(encoded) > max_params_bytes:
-        raise invalid("PARAMETERS_TOO_LARGE", "bound parameters exceed 1 MiB; bind smaller values")
+        raise error(ErrorCode.PARAMETERS_TOO_LARGE, "bound parameters exceed 1 MiB; bind smaller values")
     fields: dict[str, Any] = {"s": handle.sql, "p": encoded}
     if handle.parameter_count is not None:
         fields["n"] = handle.parameter_count

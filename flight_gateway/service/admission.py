@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from flight_gateway.context import RequestContext
 from flight_gateway.engines.base import IngestTarget, StatementShape
-from flight_gateway.errors import GatewayError, invalid
+from flight_gateway.errors import ErrorCode, GatewayError, error
 from flight_gateway.policy import check_statement, check_statement_class
 from flight_gateway.policy.statement_text import check_statement_text
 from flight_gateway.service.executor import Executor
@@ -27,9 +27,9 @@ def check_parameter_count(expected: int, sent: int | None, unbound: str = UNBOUN
     answered with `unbound`). The one parameter-count check: every command with values uses it."""
     if sent is None:
         if expected:
-            raise invalid("PARAMETER_MISMATCH", unbound.format(n=expected))
+            raise error(ErrorCode.PARAMETER_MISMATCH, unbound.format(n=expected))
     elif sent != expected:
-        raise invalid("PARAMETER_MISMATCH", f"the statement has {expected} parameter(s) but {sent} were bound")
+        raise error(ErrorCode.PARAMETER_MISMATCH, f"the statement has {expected} parameter(s) but {sent} were bound")
 
 
 class Admission:

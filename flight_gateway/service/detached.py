@@ -25,7 +25,7 @@ import pyarrow as pa
 
 from flight_gateway.context import RequestContext
 from flight_gateway.engines.base import StatementKind
-from flight_gateway.errors import GatewayError, Status, invalid
+from flight_gateway.errors import ErrorCode, GatewayError, Status, error
 from flight_gateway.jobs.idempotency import RequestIds, statement_digest
 from flight_gateway.jobs.models import Job, JobState
 from flight_gateway.jobs.requests import JsonScalar
@@ -68,15 +68,13 @@ class DetachedJobs:
     def submit(self, ctx: RequestContext, sql: str, label: str | None, parameters: Sequence[JsonScalar] = ()) -> Job:
         """Start `sql` as a detached job (or, for a retried request id, find the first call's job)."""
         if not sql.strip():
-            raise invalid("EMPTY_STATEMENT", "the SQL statement is empty")
+            raise error(ErrorCode.EMPTY_STATEMENT, "the SQL statement is empty")
         params = _parameter_batch(parameters)
         schema = self._checked_schema(ctx, sql, params)
         if not self._slots.acquire(blocking=False):
-            raise GatewayError(
-                Status.RESOURCE_EXHAUSTED,
-                "DETACHED_JOBS_BUSY",
+            raise error(
+                ErrorCode.DETACHED_JOBS_BUSY,
                 f"this gateway already runs {self.max_jobs} detached jobs (max_detached_jobs); submit again later",
-                retryable=True,
             )
         earlier: str | None = None  # the job of an earlier call with this request id
         try:
@@ -126,16 +124,16 @@ class DetachedJobs:
         shape = self._admission.admit(ctx, sql, params, KIND)
         try:
             if shape.kind is not StatementKind.QUERY:
-                raise invalid(
-                    "NOT_A_QUERY",
+                raise error(
+                    ErrorCode.NOT_A_QUERY,
                     f"SubmitJob runs queries, and this is a {shape.kind.value} statement; "
                     "run it as an update (DoPut, or cursor.execute) instead",
                 )
             if params is None:
                 check_parameter_count(len(shape.parameters), None, UNBOUND)
             if not parquet_compatible(shape.schema):
-                raise invalid(
-                    "NOT_OFFLOADABLE",
+                raise error(
+                    ErrorCode.NOT_OFFLOADABLE,
                     "the result has types Parquet cannot hold, so it cannot be kept for later; run it as a statement",
                 )
         except GatewayError as err:
@@ -199,7 +197,7 @@ def _parameter_batch(values: Sequence[JsonScalar]) -> pa.RecordBatch | None:
     try:
         arrays = [pa.array([value]) for value in values]
     except (OverflowError, pa.ArrowException):
-        raise invalid(
-            "PARAMETER_OUT_OF_RANGE", "a parameter does not fit a 64-bit integer; send it as a string"
+        raise error(
+            ErrorCode.PARAMETER_OUT_OF_RANGE, "a parameter does not fit a 64-bit integer; send it as a string"
         ) from None
     return pa.RecordBatch.from_arrays(arrays, names=[f"${i}" for i in range(1, len(values) + 1)])

@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from flight_gateway.context import RequestContext
 from flight_gateway.engines.base import Catalog, Engine, EngineSession, IngestTarget, StatementShape
-from flight_gateway.errors import GatewayError, Status, cancelled
+from flight_gateway.errors import ErrorCode, GatewayError, Status, cancelled, error
 from flight_gateway.jobs import Job, JobState, JobStore, fingerprint
 from flight_gateway.jobs.history import tenant_job
 from flight_gateway.service.streaming import BatchPump, ClientGone, Opened
@@ -220,7 +220,7 @@ class Executor:
         except Exception as exc:
             if offload_location is not None:
                 self.jobs.set_offload(job_id, offload_location, self._clock())
-            err = exc if isinstance(exc, GatewayError) else GatewayError(Status.INTERNAL, "ENGINE_ERROR", str(exc))
+            err = exc if isinstance(exc, GatewayError) else error(ErrorCode.ENGINE_ERROR, str(exc))
             self.fail(job_id, err)
             raise
 

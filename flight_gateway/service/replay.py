@@ -16,7 +16,7 @@ from typing import TypeAlias, TypeVar
 import pyarrow as pa
 
 from flight_gateway.context import RequestContext
-from flight_gateway.errors import GatewayError, Status
+from flight_gateway.errors import ErrorCode, GatewayError, error
 from flight_gateway.jobs.idempotency import Claimed, RequestIds, replayed_failure, statement_digest
 from flight_gateway.jobs.models import Job, JobState
 from flight_gateway.service.admission import Admission
@@ -86,6 +86,6 @@ class Replays:
             # Refused before any job was recorded (empty SQL, bad parameters): record one under the
             # claimed id, so retries get this outcome instead of waiting for a job that never comes.
             if self._executor.jobs.get(job_id) is None:
-                error = exc if isinstance(exc, GatewayError) else GatewayError(Status.INTERNAL, "INTERNAL", str(exc))
-                self._admission.refuse(claimed, sql, "statement", error)
+                failure = exc if isinstance(exc, GatewayError) else error(ErrorCode.INTERNAL, str(exc))
+                self._admission.refuse(claimed, sql, "statement", failure)
             raise
