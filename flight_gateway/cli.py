@@ -45,6 +45,7 @@ def _load(args: argparse.Namespace, *, serving: bool = False, **extra: Any) -> S
 
 def _serve(args: argparse.Namespace) -> int:
     from flight_gateway.app import build
+    from flight_gateway.process_memory import return_large_blocks_to_the_os
 
     settings = _load(
         args,
@@ -57,6 +58,7 @@ def _serve(args: argparse.Namespace) -> int:
         tls_self_signed=True if args.tls_self_signed else None,
     )
     configure_logging(settings.log_level)
+    return_large_blocks_to_the_os()
     try:
         gateway = build(settings)
     except (pa.ArrowException, OSError) as exc:
