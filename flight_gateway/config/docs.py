@@ -1,7 +1,7 @@
 """`docs/configuration-reference.md`, rendered from the settings models and their field descriptions.
 
 Regenerate after changing a setting: `python -m flight_gateway.config.docs > docs/configuration-reference.md`
-(tests/test_config_docs.py fails while the committed file differs). Every field needs a
+(tests/config/test_config_docs.py fails while the committed file differs). Every field needs a
 `Field(description=...)`: rendering refuses a field without one.
 """
 

@@ -20,7 +20,7 @@ from pydantic import SecretStr
 
 from flight_gateway.config import ConfigError, Settings, load_settings
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 _FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```", re.S | re.M)
 _SHELL = {"sh", "bash", "shell", "console", "env"}
 _PLACEHOLDER = re.compile(r"<[^<>]*>|…|openssl rand|paste ")

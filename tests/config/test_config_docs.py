@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from flight_gateway.config import Settings, TenantConfig
 from flight_gateway.config.docs import fields_table, render_configuration_reference
 
-REFERENCE = Path(__file__).resolve().parent.parent / "docs" / "configuration-reference.md"
+REFERENCE = Path(__file__).resolve().parents[2] / "docs" / "configuration-reference.md"
 
 
 def test_the_committed_reference_is_the_rendered_one() -> None:
