@@ -67,7 +67,7 @@ def unimplemented(code: str, message: str) -> GatewayError:
 
 
 def cancelled(message: str) -> GatewayError:
-    return GatewayError(Status.CANCELLED, "CANCELLED", message)
+    return error(ErrorCode.CANCELLED, message)
 
 
 class CodeFacts(NamedTuple):

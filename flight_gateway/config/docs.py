@@ -20,9 +20,9 @@ from pydantic import BaseModel, SecretStr
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
+from flight_gateway.config.settings import PREFIX as _PREFIX
 from flight_gateway.config.settings import Settings
 
-_PREFIX = "FLIGHT_GATEWAY_"
 _SCALARS: dict[Any, str] = {
     bool: "boolean",
     int: "integer",
