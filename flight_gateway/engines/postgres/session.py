@@ -344,7 +344,7 @@ class PostgresSession:
         if cursor is not None:
             try:
                 cursor.adbc_cancel()
-            except DriverError:  # noqa: S110 - nothing running any more
+            except DriverError:  # nothing running any more
                 pass
 
     def close(self) -> None:

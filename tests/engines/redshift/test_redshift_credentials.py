@@ -161,7 +161,7 @@ class _Serverless(BaseHTTPRequestHandler):
 
     requests: list[dict[str, Any]] = []
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+    def do_POST(self) -> None:  # http.server's naming
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         target = self.headers.get("X-Amz-Target", "")
         _Serverless.requests.append({"target": target, **body})
