@@ -1,10 +1,11 @@
 """What an engine tells BI tools about its type system and SQL dialect, as plain data.
 
 Each engine package keeps its own tables (`<engine>/typeinfo.py`: the GetXdbcTypeInfo rows;
-`<engine>/sqlinfo.py`: where its GetSqlInfo answers differ from the defaults), and hands them out
-as `Engine.xdbc_types` / `Engine.sql_info`; `protocol/xdbc.py` and `protocol/sqlinfo.py` only
-encode them. The codes below are the Flight SQL spec's (FlightSql.proto), kept here so engines
-need not import protocol; a test checks they match the generated enums.
+`<engine>/sqlinfo.py`: where its GetSqlInfo answers differ from the defaults, which
+`duckdb/sqlinfo.py` states), and hands them out as `Engine.xdbc_types` / `Engine.sql_info`;
+`protocol/xdbc.py` and `protocol/sqlinfo.py` only encode them. The codes below (and the SqlInfo
+ones in `sqlcodes.py`) are the Flight SQL spec's (FlightSql.proto), kept here so engines need not
+import protocol; a test checks they match the generated enums.
 """
 
 from __future__ import annotations
@@ -127,6 +128,38 @@ class SqlDialectInfo:
     schemas_supported_actions: frozenset[ElementAction] | None = None
     catalogs_supported_actions: frozenset[ElementAction] | None = None
     bulk_ingestion: bool | None = None
+
+
+_INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
+
+
+@dataclass(frozen=True, slots=True)
+class Int32Bitmask:
+    """Selects the union's int32 child ("int32_bitmask") instead of int64.
+
+    The union has a single int32 slot, so this also carries the ids the spec types as plain
+    int32 (FLIGHT_SQL_SERVER_TRANSACTION, the timeouts). A wrapper rather than an int
+    subclass, so that arithmetic cannot silently turn it back into an int64 value.
+    """
+
+    value: int
+
+    def __post_init__(self) -> None:
+        if isinstance(self.value, bool) or not isinstance(self.value, int):
+            raise TypeError(f"Int32Bitmask needs an int, got {type(self.value).__name__}")
+        if not _INT32_MIN <= self.value <= _INT32_MAX:
+            raise ValueError(f"Int32Bitmask value {self.value} does not fit in int32")
+
+
+SqlInfoValue = str | bool | int | Int32Bitmask | list[str] | dict[int, list[int]]
+
+
+def bitmask(*bits: int) -> Int32Bitmask:
+    """Bitmask with ``1 << bit`` set for each enum value given (how the spec encodes sets)."""
+    mask = 0
+    for bit in bits:
+        mask |= 1 << bit
+    return Int32Bitmask(mask)
 
 
 # Strings and blobs without a declared length limit; the int32 column tops out here.

@@ -10,9 +10,11 @@ import pyarrow as pa
 from flight_gateway import __version__
 from flight_gateway.context import RequestContext
 from flight_gateway.engines.base import Engine
+from flight_gateway.engines.duckdb.sqlinfo import default_sql_info
+from flight_gateway.engines.typeinfo import SqlInfoValue
 from flight_gateway.errors import GatewayError, Status
 from flight_gateway.protocol import schemas
-from flight_gateway.protocol.sqlinfo import SqlInfoValue, build_sql_info_table, default_sql_info, dialect_sql_info
+from flight_gateway.protocol.sqlinfo import build_sql_info_table, dialect_sql_info
 from flight_gateway.protocol.xdbc import build_xdbc_type_info_table
 
 SERVER_NAME = "flight-gateway"

@@ -1,4 +1,4 @@
-"""The engines' copies of the Flight SQL codes (engines/typeinfo.py) equal the spec's generated
+"""The engines' copies of the Flight SQL codes (engines/typeinfo.py, engines/sqlcodes.py) equal the spec's generated
 enums, and every registered engine type carries its own type and SqlInfo tables."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import enum
 
 import pytest
 
-from flight_gateway.engines import typeinfo
+from flight_gateway.engines import sqlcodes, typeinfo
 from flight_gateway.engines.duckdb.engine import DuckDBEngine
 from flight_gateway.protocol import flightsql_pb2 as pb
 
@@ -19,6 +19,7 @@ _MIRRORED = [
     (typeinfo.CaseSensitivity, pb.SqlSupportedCaseSensitivity),
     (typeinfo.NullOrdering, pb.SqlNullOrdering),
     (typeinfo.ElementAction, pb.SqlSupportedElementActions),
+    *((getattr(sqlcodes, name), getattr(pb, name)) for name in sqlcodes.__all__),
 ]
 
 

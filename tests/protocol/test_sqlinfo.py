@@ -8,18 +8,12 @@ import duckdb
 import pyarrow as pa
 import pytest
 
+from flight_gateway.engines.duckdb.sqlinfo import DUCKDB_SUPPORTED_CONVERSIONS, default_sql_info
 from flight_gateway.engines.duckdb.typeinfo import XDBC_TYPES as DUCKDB_XDBC_TYPES
-from flight_gateway.engines.typeinfo import XdbcType
+from flight_gateway.engines.typeinfo import Int32Bitmask, SqlInfoValue, XdbcType, bitmask
 from flight_gateway.protocol import flightsql_pb2 as pb
 from flight_gateway.protocol.schemas import SQL_INFO_SCHEMA, XDBC_TYPE_INFO_SCHEMA
-from flight_gateway.protocol.sqlinfo import (
-    DUCKDB_SUPPORTED_CONVERSIONS,
-    Int32Bitmask,
-    SqlInfoValue,
-    bitmask,
-    build_sql_info_table,
-    default_sql_info,
-)
+from flight_gateway.protocol.sqlinfo import build_sql_info_table
 from flight_gateway.protocol.xdbc import build_xdbc_type_info_table
 
 STRING, BOOL, BIGINT, INT32, STRING_LIST, INT_MAP = range(6)  # union type codes
