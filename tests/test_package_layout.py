@@ -39,7 +39,6 @@ OVERSIZED = {
     "flight_gateway/app.py": 395,
     "flight_gateway/cli.py": 390,
     "flight_gateway/engines/duckdb/engine.py": 340,
-    "flight_gateway/engines/postgres/session.py": 357,
     "flight_gateway/jobs/dynamodb.py": 306,
     "flight_gateway/policy/pg_classify.py": 308,
     "flight_gateway/protocol/server.py": 352,

@@ -26,7 +26,8 @@ from flight_gateway.engines.pgwire.errors import map_postgres_error, sqlstate_of
 from flight_gateway.engines.pgwire.pool import ConnectionPool, Connector, TenantPools
 from flight_gateway.engines.pgwire.sql import PlaceholderRewrites
 from flight_gateway.engines.postgres.info import postgres_info
-from flight_gateway.engines.postgres.session import DriverError, PostgresSession
+from flight_gateway.engines.postgres.runner import DriverError
+from flight_gateway.engines.postgres.session import PostgresSession
 from flight_gateway.engines.postgres.sqlinfo import SQL_INFO
 from flight_gateway.engines.postgres.typeinfo import XDBC_TYPES
 from flight_gateway.errors import GatewayError, Status
