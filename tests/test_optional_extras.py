@@ -179,12 +179,12 @@ def _third_party(names: set[str]) -> set[str]:
 
 
 def _optional_roots() -> dict[str, str]:
-    """Module -> extra: the modules app.py and the engine registry load through `_optional(module, extra, ...)`,
-    and the simulator."""
+    """Module -> extra: the modules app/stores.py and the engine registry load through
+    `import_optional(module, extra, ...)`, and the simulator."""
     roots = {"flight_gateway.simulation": "simulate"}
-    for loader in ("flight_gateway/app.py", "flight_gateway/engines/registry.py"):
+    for loader in ("flight_gateway/app/stores.py", "flight_gateway/engines/registry.py"):
         for node in ast.walk(ast.parse((_ROOT / loader).read_text())):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "_optional":
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "import_optional":
                 module, extra = (arg.value for arg in node.args[:2] if isinstance(arg, ast.Constant))
                 roots[module] = extra
     return roots

@@ -3,50 +3,52 @@
 A backend's package (and its driver) is imported only when an entry of its type is configured,
 so a plain install serves the embedded DuckDB engine; a configured engine whose driver is
 missing fails start-up naming the extra to install. Adding an engine: one package under
-`engines/`, one loader below with its line in `ENGINE_TYPES`, one config section.
+`engines/`, one loader below with its line in `ENGINE_TYPES` (or `EMBEDDED_TYPES`), one config
+section.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable, Mapping, Sequence
-from types import ModuleType
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from flight_gateway.config import ConfigError, EngineConfig, TenantConfig
+from auth import Tenant
+from flight_gateway.config import EngineConfig, TenantConfig
 from flight_gateway.engines.base import Engine
+from flight_gateway.extras import import_optional
 
 # A factory takes its own config section and the tenants that name the engine.
 EngineFactory = Callable[[Any, Sequence[TenantConfig]], Engine]
+# An embedded engine's factory takes the databases (tenant id -> path) of the tenants that name it.
+EmbeddedFactory = Callable[[Mapping[str, str]], Engine]
 
 
-def _optional(module: str, extra: str, needed_by: str) -> ModuleType:
-    """A module that needs an optional dependency; ConfigError saying which extra to install."""
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        raise ConfigError(
-            f"{needed_by} needs the '{extra}' extra ({exc.name} is not installed): "
-            f"pip install 'flight-gateway[{extra}]'"
-        ) from None
+def _duckdb() -> EmbeddedFactory:
+    from flight_gateway.engines.duckdb.engine import DuckDBEngine  # a core dependency: no extra
+
+    return DuckDBEngine
 
 
 def _postgres() -> EngineFactory:
-    factory: EngineFactory = _optional(
+    factory: EngineFactory = import_optional(
         "flight_gateway.engines.postgres.factory", "postgres", "engines: type = 'postgres'"
     ).create_engine
     return factory
 
 
 def _redshift() -> EngineFactory:
-    factory: EngineFactory = _optional(
+    factory: EngineFactory = import_optional(
         "flight_gateway.engines.redshift.factory", "redshift", "engines: type = 'redshift'"
     ).create_engine
     return factory
 
 
-# The `type` of an `[[engines]]` entry -> the loader of its factory. DuckDB, the embedded
-# default, is not configured by an entry: app.build always serves it as the engine `duckdb`.
+# Embedded engines need no `[[engines]]` entry: each is always served, named after its type.
+EMBEDDED_TYPES: Mapping[str, Callable[[], EmbeddedFactory]] = {
+    "duckdb": _duckdb,
+}
+
+# The `type` of an `[[engines]]` entry -> the loader of its factory.
 ENGINE_TYPES: Mapping[str, Callable[[], EngineFactory]] = {
     "postgres": _postgres,
     "redshift": _redshift,
@@ -64,3 +66,13 @@ def create_engines(configs: Sequence[EngineConfig], tenants: Sequence[TenantConf
             if config.type == kind:
                 engines[config.name] = factory(config, [t for t in tenants if t.engine == config.name])
     return engines
+
+
+def create_embedded_engines(tenants: Iterable[Tenant]) -> dict[str, Engine]:
+    """Every embedded engine, by name, with the databases of the tenants that name it (a tenant
+    without one gets an in-memory database)."""
+    tenants = list(tenants)
+    return {
+        kind: load()({t.id: t.database or ":memory:" for t in tenants if t.engine == kind})
+        for kind, load in EMBEDDED_TYPES.items()
+    }
