@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -12,13 +11,7 @@ import pyarrow as pa
 
 from auth import Tenant
 from flight_gateway.engines.typeinfo import SqlDialectInfo, XdbcType
-
-
-class StatementKind(enum.Enum):
-    QUERY = "query"  # returns rows; runs when the result is read
-    DML = "dml"  # changes rows; runs once, returns a count
-    DDL = "ddl"
-    OTHER = "other"  # session/utility statements (SET, PRAGMA, ...)
+from flight_gateway.kinds import StatementKind as StatementKind  # the engine contract names it
 
 
 @dataclass(frozen=True)

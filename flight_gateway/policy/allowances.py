@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from auth import Tenant
-from flight_gateway.engines.base import StatementKind, StatementShape
+from flight_gateway.engines.base import StatementShape
 from flight_gateway.errors import ErrorCode, error
+from flight_gateway.kinds import SQL_KINDS, StatementKind
 
 # A tenant allowed all of these runs any statement: classifying its SQL changes nothing.
-SQL_CLASSES = frozenset(kind.value for kind in StatementKind)
+SQL_CLASSES = frozenset(kind.value for kind in SQL_KINDS)
 
 
-def check_statement_class(tenant: Tenant, statement_class: str) -> None:
+def check_statement_class(tenant: Tenant, kind: StatementKind) -> None:
+    statement_class = kind.value  # the tenant's config names classes by these values
     if statement_class not in tenant.allowed_statements:
         allowed = ", ".join(sorted(tenant.allowed_statements)) or "none"
         raise error(
@@ -42,4 +44,4 @@ def check_statement(tenant: Tenant, shape: StatementShape) -> None:
         check_understood(tenant, shape.unclassified)
         return
     for kind in sorted(shape.statement_classes, key=lambda k: k.value):
-        check_statement_class(tenant, kind.value)
+        check_statement_class(tenant, kind)

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import product
 
-from flight_gateway.engines.base import StatementKind
+from flight_gateway.kinds import StatementKind
 from flight_gateway.policy.pg_lexer import Lexed, LexError, Reading, Token, TokenType, lex
 
 QUERY, DML, DDL, OTHER = StatementKind.QUERY, StatementKind.DML, StatementKind.DDL, StatementKind.OTHER

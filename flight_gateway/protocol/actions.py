@@ -23,7 +23,8 @@ from flight_gateway.protocol.offloaded import OffloadDelivery
 from flight_gateway.protocol.statements import NO_TRANSACTIONS, Statements
 from flight_gateway.protocol.tickets import PartTicket, QueryTicket, TicketSigner, read_ticket
 from flight_gateway.service.detached import DetachedJobs
-from flight_gateway.service.executor import CancelOutcome, Executor
+from flight_gateway.service.executor import Executor
+from flight_gateway.service.running import CancelOutcome
 
 log = logging.getLogger("flight_gateway.protocol")
 _UNSUPPORTED = {
@@ -120,12 +121,12 @@ class Actions:
         self._statements.open_handle(ctx, request.prepared_statement_handle)  # type: ignore[attr-defined]
         return []
 
-    def _cancel(self, ctx: RequestContext, info_bytes: bytes) -> int:
+    def _cancel(self, ctx: RequestContext, info_bytes: bytes) -> CancelOutcome:
         try:
             info = fl.FlightInfo.deserialize(info_bytes)
         except Exception as exc:
             raise error(ErrorCode.MALFORMED_FLIGHT_INFO, "the request does not hold a valid FlightInfo") from exc
-        outcome = 3  # NOT_CANCELLABLE: metadata and already-finished results
+        outcome = CancelOutcome.NOT_CANCELLABLE  # metadata and already-finished results
         for endpoint in info.endpoints:
             body = read_ticket(self._signer, ctx.tenant.id, endpoint.ticket.ticket, "the FlightInfo")
             if isinstance(body, QueryTicket | PartTicket):

@@ -10,6 +10,7 @@ from collections.abc import Callable
 import pyarrow as pa
 
 from flight_gateway.context import RequestContext
+from flight_gateway.kinds import StatementKind
 from flight_gateway.protocol.job_results import JobResults
 from flight_gateway.protocol.offloaded import OffloadDelivery
 from flight_gateway.protocol.statements import UPDATE_RESULT_SCHEMA, Planned, Statements
@@ -31,7 +32,7 @@ class ReplayedPlans:
         if claimed.first:
             return self._replays.first(ctx, claimed.job_id, sql, lambda c: self._statements.plan(c, sql, params))
         job = self._replays.job(ctx, claimed.job_id)
-        if job.kind == "query":
+        if job.kind == StatementKind.QUERY.value:
             schema = self._statements.schema_of(ctx, sql, params)
             if job.delivery != "offload" and not (
                 self._offload is not None and self._offload.wanted(ctx, sql, params, schema)

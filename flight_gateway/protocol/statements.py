@@ -11,6 +11,7 @@ import pyarrow.flight as fl
 from flight_gateway.context import RequestContext
 from flight_gateway.engines.base import IngestTarget
 from flight_gateway.errors import ErrorCode, error
+from flight_gateway.kinds import StatementKind
 from flight_gateway.protocol import flightsql_pb2 as pb
 from flight_gateway.protocol.commands import pack
 from flight_gateway.protocol.offloaded import OffloadDelivery
@@ -103,7 +104,7 @@ class Statements:
 
     def update(self, ctx: RequestContext, sql: str, params: pa.RecordBatch | None) -> int:
         shape = self._admission.admit(ctx, sql, params)
-        return self._executor.update(ctx, sql, params, shape.kind.value)
+        return self._executor.update(ctx, sql, params, shape.kind)
 
     # Prepared statements: the handle carries the SQL, its parameter count and bound values, signed.
 
@@ -154,9 +155,9 @@ class Statements:
             check_parameter_count(expected, batch.num_columns)
         if not rows:
             check_parameter_count(expected, None, "the statement needs {n} parameter value(s)")
-            return self._executor.update(ctx, sql, bound, "dml")
+            return self._executor.update(ctx, sql, bound, StatementKind.DML)
         table = pa.Table.from_batches(rows).combine_chunks()
-        return self._executor.update(ctx, sql, table.to_batches()[0], "dml")
+        return self._executor.update(ctx, sql, table.to_batches()[0], StatementKind.DML)
 
     def ingest(self, ctx: RequestContext, cmd: Any, data: pa.RecordBatchReader) -> int:
         """Bulk ingestion (ADBC adbc_ingest): modes map to (if_not_exist, if_exists) options."""

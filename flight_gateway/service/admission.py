@@ -14,6 +14,7 @@ import pyarrow as pa
 from flight_gateway.context import RequestContext
 from flight_gateway.engines.base import IngestTarget, StatementShape
 from flight_gateway.errors import ErrorCode, GatewayError, error
+from flight_gateway.kinds import StatementKind
 from flight_gateway.policy import check_statement, check_statement_class
 from flight_gateway.policy.statement_text import check_statement_text
 from flight_gateway.service.executor import Executor
@@ -45,7 +46,7 @@ class Admission:
         ctx: RequestContext,
         sql: str,
         params: pa.RecordBatch | None,
-        kind: str = "statement",
+        kind: StatementKind = StatementKind.STATEMENT,
         *,
         unbound: str | None = None,
     ) -> StatementShape:
@@ -64,17 +65,17 @@ class Admission:
             try:
                 check_parameter_count(len(shape.parameters), None, unbound)
             except GatewayError as err:
-                self.refuse(ctx, sql, shape.kind.value if kind == "statement" else kind, err)
+                self.refuse(ctx, sql, shape.kind if kind is StatementKind.STATEMENT else kind, err)
                 raise
         return shape
 
     def allow_ingest(self, ctx: RequestContext) -> None:
-        check_statement_class(ctx.tenant, "ingest")
+        check_statement_class(ctx.tenant, StatementKind.INGEST)
 
     def check_ingest_target(self, target: IngestTarget) -> None:
         for name in (target.table, target.schema, target.catalog):
             check_statement_text(name or "", self._max_statement_bytes, "the ingest target's name")
 
-    def refuse(self, ctx: RequestContext, sql: str, kind: str, error: GatewayError) -> None:
+    def refuse(self, ctx: RequestContext, sql: str, kind: StatementKind, error: GatewayError) -> None:
         """A statement refused before it ran (bad SQL, not allowed, the gateway stopping) is still a job."""
         self._executor.fail(self._executor.new_job(ctx, sql, kind), error)

@@ -24,17 +24,17 @@ from dataclasses import replace
 import pyarrow as pa
 
 from flight_gateway.context import RequestContext
-from flight_gateway.engines.base import StatementKind
 from flight_gateway.errors import ErrorCode, GatewayError, Status, error
 from flight_gateway.jobs.idempotency import RequestIds, statement_digest
 from flight_gateway.jobs.models import Job, JobState
 from flight_gateway.jobs.requests import JsonScalar
+from flight_gateway.kinds import StatementKind
 from flight_gateway.offload import parquet_compatible
 from flight_gateway.service.admission import Admission, check_parameter_count
 from flight_gateway.service.executor import Executor
 
 log = logging.getLogger("flight_gateway.detached")
-KIND = "detached"
+KIND = StatementKind.DETACHED
 UNBOUND = "the statement has {n} parameter(s) but none were sent; send one value per ? in 'parameters'"
 # Runs a query to completion into offloaded parts, recording the result in its job (the offload's run).
 OffloadRun = Callable[[RequestContext, str, str, pa.RecordBatch | None, pa.Schema], object]

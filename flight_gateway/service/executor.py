@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -19,17 +18,13 @@ from flight_gateway.engines.base import Catalog, Engine, EngineSession, IngestTa
 from flight_gateway.errors import ErrorCode, GatewayError, Status, cancelled, error
 from flight_gateway.jobs import Job, JobState, JobStore, fingerprint
 from flight_gateway.jobs.history import tenant_job
+from flight_gateway.kinds import StatementKind
+from flight_gateway.service.running import CancelOutcome, Running
 from flight_gateway.service.streaming import BatchPump, ClientGone, Opened
 
 log = logging.getLogger("flight_gateway.execution")
 T = TypeVar("T")
 _LITERAL = re.compile(r"'(?:[^']|'')*'")
-
-
-class CancelOutcome:
-    CANCELLED = 1
-    CANCELLING = 2
-    NOT_CANCELLABLE = 3
 
 
 class Executor:
@@ -53,12 +48,7 @@ class Executor:
         self._clock = clock
         self._instance_id = instance_id
         self._retention = retention_seconds
-        self._running: dict[str, EngineSession] = {}
-        self._engine_ids: dict[str, str] = {}  # job id -> the database's name for its work, until finished
-        self._cancelled: set[str] = set()
-        # Queued queries cancelled on this replica (their DoGet must not run); bounded by use.
-        self._cancelled_queued: set[str] = set()
-        self._lock = threading.Lock()
+        self._running = Running()
 
     def _engine(self, ctx: RequestContext) -> Engine:
         engine = self._engines.get(ctx.tenant.engine)
@@ -81,14 +71,14 @@ class Executor:
         with self._engine(ctx).session(ctx.tenant) as session:
             return read(session.catalog())
 
-    def new_job(self, ctx: RequestContext, sql: str, kind: str, label: str | None = None) -> str:
+    def new_job(self, ctx: RequestContext, sql: str, kind: StatementKind, label: str | None = None) -> str:
         now = self._clock()
         job = Job(
             # A call whose client request id was claimed runs as the job the claim names.
             id=ctx.job_id or uuid.uuid4().hex,
             tenant=ctx.tenant.id,
             subject=ctx.principal.subject,
-            kind=kind,
+            kind=kind.value,
             fingerprint=fingerprint(sql),
             state=JobState.QUEUED,
             created_at=now,
@@ -113,8 +103,7 @@ class Executor:
         self, job_id: str, state: JobState, *, rows: int | None = None, bytes_: int | None = None,
         code: str | None = None, message: str | None = None, sqlstate: str | None = None,
     ) -> None:  # fmt: skip
-        with self._lock:
-            engine_query_id = self._engine_ids.pop(job_id, None)
+        engine_query_id = self._running.engine_query_id(job_id)
         log.debug("job %s %s: rows %s, bytes %s, code %s", job_id, state.value, rows, bytes_, code)
         self.jobs.finish(
             job_id, state, self._clock(), rows=rows, bytes_=bytes_, error_code=code,
@@ -139,13 +128,11 @@ class Executor:
         """Start the query now (so errors surface before any data) and stream its batches; a
         result that is complete within the first batches comes back whole, as a table. `planned`
         is the schema admission described (carried in the ticket); without it, it is described."""
-        with self._lock:
-            if job_id in self._cancelled_queued:
-                raise cancelled("the query was cancelled; run it again")
+        self._running.check_not_cancelled_queued(job_id)
         stack = ExitStack()
         try:
             session = stack.enter_context(self._engine(ctx).session(ctx.tenant))
-            stack.enter_context(self._registered(job_id, session))
+            stack.enter_context(self._running.registered(job_id, session))
             # Described before the query starts (the session serves one call at a time), unless
             # the ticket carries the schema described when the statement was admitted.
             schema = planned if planned is not None else session.describe(sql, params).schema
@@ -187,11 +174,9 @@ class Executor:
         `in_engine`, when given, may do the whole job with the session instead (Redshift UNLOAD)
         and return rows and bytes, or return None to have the result read and consumed. With an
         `offload_location`, a failed job is recorded as an offload that failed there."""
-        with self._lock:
-            if job_id in self._cancelled_queued:
-                raise cancelled("the query was cancelled; run it again")
+        self._running.check_not_cancelled_queued(job_id)
         with self._failure_recorded(job_id, offload_location):
-            with self._engine(ctx).session(ctx.tenant) as session, self._registered(job_id, session):
+            with self._engine(ctx).session(ctx.tenant) as session, self._running.registered(job_id, session):
                 try:
                     self._start(job_id)
                     done = in_engine(session, schema) if in_engine is not None else None
@@ -204,10 +189,10 @@ class Executor:
                         finally:
                             reader.close()
                 except GatewayError as err:
-                    if self._was_cancelled(job_id) or err.status is Status.CANCELLED:
+                    if self._running.was_cancelled(job_id) or err.status is Status.CANCELLED:
                         raise cancelled("the query was cancelled") from err
                     raise
-                if self._was_cancelled(job_id):
+                if self._running.was_cancelled(job_id):
                     raise cancelled("the query was cancelled")
         self._finish(job_id, JobState.SUCCEEDED, rows=rows, bytes_=nbytes)
 
@@ -223,25 +208,6 @@ class Executor:
             err = exc if isinstance(exc, GatewayError) else error(ErrorCode.ENGINE_ERROR, str(exc))
             self.fail(job_id, err)
             raise
-
-    @contextmanager
-    def _registered(self, job_id: str, session: EngineSession) -> Iterator[None]:
-        """While a statement runs, `cancel` can reach its session."""
-        engine_query_id = session.engine_query_id()
-        with self._lock:
-            self._running[job_id] = session
-            if engine_query_id is not None:
-                self._engine_ids[job_id] = engine_query_id
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._running.pop(job_id, None)
-                self._cancelled.discard(job_id)
-
-    def _was_cancelled(self, job_id: str) -> bool:
-        with self._lock:
-            return job_id in self._cancelled
 
     def _batches(
         self,
@@ -267,7 +233,7 @@ class Executor:
                 raise GatewayError(Status.CANCELLED, code, message) from None
             raise
         except GatewayError as err:
-            if self._was_cancelled(job_id) or err.status is Status.CANCELLED:
+            if self._running.was_cancelled(job_id) or err.status is Status.CANCELLED:
                 state, code, message = JobState.CANCELLED, "CANCELLED", "cancelled by request"
                 raise cancelled("the query was cancelled") from err
             state, code, message, sqlstate = JobState.FAILED, err.code, err.message, err.sqlstate
@@ -279,18 +245,20 @@ class Executor:
             stack.close()
             self._finish(job_id, state, rows=rows, bytes_=nbytes, code=code, message=message, sqlstate=sqlstate)
 
-    def update(self, ctx: RequestContext, sql: str, params: pa.RecordBatch | None, kind: str) -> int:
+    def update(self, ctx: RequestContext, sql: str, params: pa.RecordBatch | None, kind: StatementKind) -> int:
         return self._counted(ctx, sql, kind, lambda session: session.execute_update(sql, params))
 
     def ingest(self, ctx: RequestContext, target: IngestTarget, data: pa.RecordBatchReader) -> int:
-        return self._counted(ctx, f"INGEST INTO {target.table}", "ingest", lambda session: session.ingest(target, data))
+        return self._counted(
+            ctx, f"INGEST INTO {target.table}", StatementKind.INGEST, lambda session: session.ingest(target, data)
+        )
 
-    def _counted(self, ctx: RequestContext, sql: str, kind: str, run: Callable[[EngineSession], int]) -> int:
+    def _counted(self, ctx: RequestContext, sql: str, kind: StatementKind, run: Callable[[EngineSession], int]) -> int:
         """Run a statement that returns a row count, as a job from start to finish."""
         job_id = self.new_job(ctx, sql, kind)
         self._start(job_id)
         with self._failure_recorded(job_id), self._engine(ctx).session(ctx.tenant) as session:
-            with self._registered(job_id, session):
+            with self._running.registered(job_id, session):
                 count = run(session)
         self._finish(job_id, JobState.SUCCEEDED, rows=count)
         return count
@@ -298,28 +266,14 @@ class Executor:
     def interrupt(self, job_id: str) -> bool:
         """Interrupt a statement this process runs, whatever its record says (it may have been
         cancelled through another replica): whether one was running."""
-        with self._lock:
-            session = self._running.get(job_id)
-            if session is not None:
-                self._cancelled.add(job_id)
-        if session is not None:
-            session.cancel()
-        return session is not None
+        return self._running.interrupt(job_id)
 
-    def cancel(self, tenant_id: str, job_id: str) -> int:
+    def cancel(self, tenant_id: str, job_id: str) -> CancelOutcome:
         job = tenant_job(self.jobs, tenant_id, job_id)
         if job.state.finished:
             return CancelOutcome.NOT_CANCELLABLE
-        with self._lock:
-            session = self._running.get(job_id)
-            if session is not None:
-                self._cancelled.add(job_id)
-        if session is not None:
-            session.cancel()
+        if self._running.interrupt(job_id):
             return CancelOutcome.CANCELLING
-        with self._lock:
-            if len(self._cancelled_queued) > 100_000:
-                self._cancelled_queued.clear()
-            self._cancelled_queued.add(job_id)
+        self._running.cancel_queued(job_id)
         self._finish(job_id, JobState.CANCELLED, code="CANCELLED")
         return CancelOutcome.CANCELLED

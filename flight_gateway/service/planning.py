@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from flight_gateway.context import RequestContext
-from flight_gateway.engines.base import StatementKind
+from flight_gateway.kinds import StatementKind
 from flight_gateway.offload import OffloadedResult
 from flight_gateway.service.admission import UNBOUND, Admission
 from flight_gateway.service.executor import Executor
@@ -57,10 +57,10 @@ class Planning:
         shape = self._admission.admit(ctx, sql, params, unbound=UNBOUND)
         if shape.kind is StatementKind.QUERY:
             offloaded = self._offloading is not None and self._offloading.wanted(ctx, sql, params, shape.schema)
-            job_id = self._executor.new_job(ctx, sql, shape.kind.value)
+            job_id = self._executor.new_job(ctx, sql, shape.kind)
             if offloaded and self._offloading is not None:
                 # Offloaded results are complete before the FlightInfo leaves: exact counts.
                 result = self._offloading.run(ctx, job_id, sql, params, shape.schema)
                 return Offloaded(job_id, shape.schema, result)
             return Streamed(job_id, shape.schema)
-        return Counted(self._executor.update(ctx, sql, params, shape.kind.value))
+        return Counted(self._executor.update(ctx, sql, params, shape.kind))

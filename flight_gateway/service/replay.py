@@ -19,6 +19,7 @@ from flight_gateway.context import RequestContext
 from flight_gateway.errors import ErrorCode, GatewayError, error
 from flight_gateway.jobs.idempotency import Claimed, RequestIds, replayed_failure, statement_digest
 from flight_gateway.jobs.models import Job, JobState
+from flight_gateway.kinds import StatementKind
 from flight_gateway.service.admission import Admission
 from flight_gateway.service.executor import Executor
 
@@ -87,5 +88,5 @@ class Replays:
             # claimed id, so retries get this outcome instead of waiting for a job that never comes.
             if self._executor.jobs.get(job_id) is None:
                 failure = exc if isinstance(exc, GatewayError) else error(ErrorCode.INTERNAL, str(exc))
-                self._admission.refuse(claimed, sql, "statement", failure)
+                self._admission.refuse(claimed, sql, StatementKind.STATEMENT, failure)
             raise

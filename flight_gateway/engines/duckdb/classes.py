@@ -15,7 +15,7 @@ import re
 
 import duckdb
 
-from flight_gateway.engines.base import StatementKind
+from flight_gateway.kinds import StatementKind
 
 DML_TYPES = frozenset({"INSERT", "UPDATE", "DELETE", "MERGE_INTO"})
 _QUERY_TYPES = frozenset({"SELECT"})

@@ -13,7 +13,7 @@ import pyarrow as pa
 from duckdb import _seam
 
 from auth import Tenant
-from flight_gateway.engines.base import IngestTarget, StatementKind, StatementShape
+from flight_gateway.engines.base import IngestTarget, StatementShape
 from flight_gateway.engines.bounded_cache import ByteBoundedLru, text_bytes
 from flight_gateway.engines.duckdb.catalog import DuckDBCatalog
 from flight_gateway.engines.duckdb.classes import statement_classes
@@ -21,6 +21,7 @@ from flight_gateway.engines.duckdb.errors import map_duckdb_error, map_stream_er
 from flight_gateway.engines.duckdb.estimate import estimated_rows
 from flight_gateway.engines.duckdb.sql import MAINTENANCE_TYPES, check_statement_text
 from flight_gateway.errors import ErrorCode, denied, error, invalid, not_found, unimplemented
+from flight_gateway.kinds import StatementKind
 
 # Describe results kept per engine; a shape (a schema of a few columns) is small beside its SQL.
 SHAPE_CACHE_BYTES = 8 << 20

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from flight_gateway.engines.base import StatementKind
 from flight_gateway.engines.bounded_cache import ByteBoundedLru, text_bytes
+from flight_gateway.kinds import StatementKind
 from flight_gateway.policy.pg_classify import TRANSACTION_CONTROL, Classified, classify
 
 __all__ = ["TRANSACTION_CONTROL", "classify", "first_keyword", "statement_kind"]

@@ -20,7 +20,7 @@ from psycopg import generators
 
 from auth import Tenant
 from flight_gateway.config import RedshiftEngineConfig
-from flight_gateway.engines.base import IngestTarget, StatementKind, StatementShape
+from flight_gateway.engines.base import IngestTarget, StatementShape
 from flight_gateway.engines.pgwire.errors import connection_lost, map_postgres_error
 from flight_gateway.engines.pgwire.pool import Lease
 from flight_gateway.engines.pgwire.sql import question_marks_to_dollars, statement_kind
@@ -30,6 +30,7 @@ from flight_gateway.engines.redshift.fetch import fetch_chunks
 from flight_gateway.engines.redshift.types import BatchDecoder, arrow_type
 from flight_gateway.engines.redshift.unload import unload_statement
 from flight_gateway.errors import GatewayError, Status, invalid, unimplemented
+from flight_gateway.kinds import StatementKind
 from flight_gateway.policy import check_understood
 from flight_gateway.policy.pg_classify import TRANSACTION_CONTROL, Classified, classify
 
