@@ -41,7 +41,6 @@ OVERSIZED = {
     "flight_gateway/jobs/dynamodb.py": 306,
     "flight_gateway/policy/pg_classify.py": 308,
     "flight_gateway/protocol/server.py": 352,
-    "flight_gateway/service/executor.py": 325,
 }
 
 
