@@ -40,7 +40,6 @@ OVERSIZED = {
     "flight_gateway/engines/duckdb/engine.py": 340,
     "flight_gateway/jobs/dynamodb.py": 306,
     "flight_gateway/policy/pg_classify.py": 308,
-    "flight_gateway/protocol/server.py": 352,
 }
 
 

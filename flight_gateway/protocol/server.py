@@ -1,27 +1,24 @@
 """The Flight service: decode the command, dispatch to its handler, encode the answer.
 
-Every handler runs inside `_call`, which turns GatewayErrors into Flight statuses and anything
+Every handler runs inside `calls.run_call`, which turns GatewayErrors into Flight statuses and anything
 unexpected into INTERNAL with a request id (the traceback goes to the log, never the client).
 """
 
 from __future__ import annotations
 
-import logging
-import threading
-import uuid
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, TypeVar
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.flight as fl
 from google.protobuf import message
 
-from auth.flight import MIDDLEWARE_KEY, AuthMiddleware
 from flight_gateway.context import RequestContext
-from flight_gateway.errors import ErrorCode, GatewayError, error
-from flight_gateway.jobs.idempotency import RequestIds, client_request_id
+from flight_gateway.errors import ErrorCode, error
+from flight_gateway.jobs.idempotency import RequestIds
 from flight_gateway.protocol import flightsql_pb2 as pb
 from flight_gateway.protocol.actions import Actions
+from flight_gateway.protocol.calls import CallLiveness, command_of, guarded, run_call
 from flight_gateway.protocol.commands import pack, unpack
 from flight_gateway.protocol.info import ServerInfo
 from flight_gateway.protocol.job_results import JobResults, job_id_of
@@ -29,7 +26,6 @@ from flight_gateway.protocol.metadata import CATALOG_COMMANDS
 from flight_gateway.protocol.offloaded import OffloadDelivery
 from flight_gateway.protocol.replay import ReplayedPlans
 from flight_gateway.protocol.statements import NO_TRANSACTIONS, UPDATE_RESULT_SCHEMA, Planned, Statements
-from flight_gateway.protocol.status import to_flight_error
 from flight_gateway.protocol.tickets import (
     CountTicket,
     MetadataTicket,
@@ -42,9 +38,6 @@ from flight_gateway.service.admission import Admission
 from flight_gateway.service.detached import DetachedJobs
 from flight_gateway.service.executor import Executor
 from flight_gateway.service.replay import Replays
-
-log = logging.getLogger("flight_gateway.protocol")
-T = TypeVar("T")
 
 
 class GatewayFlightServer(fl.FlightServerBase):  # type: ignore[misc]
@@ -79,78 +72,6 @@ class GatewayFlightServer(fl.FlightServerBase):  # type: ignore[misc]
         )
         self._actions = Actions(executor, signer, self._statements, offload, results=self._results, detached=detached)
 
-    # -- plumbing ---------------------------------------------------------------------------
-
-    def _context(self, call: fl.ServerCallContext, liveness: CallLiveness) -> RequestContext:
-        mw: AuthMiddleware | None = call.get_middleware(MIDDLEWARE_KEY)
-        if mw is None:  # every call gets the middleware; this would be a wiring bug
-            raise error(ErrorCode.NO_CREDENTIALS, "authentication required")
-        principal, tenant = mw.require(call.peer(), call.peer_identity())
-        return RequestContext(
-            principal=principal,
-            tenant=tenant,
-            request_id=uuid.uuid4().hex[:16],
-            peer=call.peer(),
-            user_agent=mw.user_agent,
-            delivery_hint=mw.delivery_hint,
-            client_request_id=client_request_id(mw.client_request_id),
-            client_gone=liveness,
-        )
-
-    def _call(
-        self,
-        call: fl.ServerCallContext,
-        what: str,
-        fn: Callable[[RequestContext], T],
-        liveness: CallLiveness | None = None,
-    ) -> T:
-        """Run `fn` for the call; a caller passing its own `liveness` ends it when its stream ends."""
-        request_id = "-"
-        live = CallLiveness(call) if liveness is None else liveness
-        try:
-            ctx = self._context(call, live)
-            request_id = ctx.request_id
-            return fn(ctx)
-        except GatewayError as err:
-            log.info("%s failed: %s %s", what, err.code, request_id)
-            raise to_flight_error(err, request_id) from None
-        except fl.FlightError:
-            raise
-        except Exception:
-            log.exception("%s failed unexpectedly (request %s)", what, request_id)
-            internal = error(ErrorCode.INTERNAL, f"internal error; report request id {request_id} to the operator")
-            raise to_flight_error(internal, request_id) from None
-        finally:
-            if liveness is None:
-                live.end()
-
-    def _guarded(
-        self, batches: Iterator[pa.RecordBatch], request_id: str, liveness: CallLiveness
-    ) -> Iterator[pa.RecordBatch]:
-        """Errors raised mid-stream get the same treatment as errors before it."""
-        try:
-            yield from batches
-        except GatewayError as err:
-            raise to_flight_error(err, request_id) from None
-        except (fl.FlightError, GeneratorExit):
-            raise
-        except Exception:
-            log.exception("stream failed (request %s)", request_id)
-            failed = error(ErrorCode.STREAM_FAILED, f"the result stream failed (request {request_id})")
-            raise to_flight_error(failed, request_id) from None
-        finally:
-            liveness.end()
-
-    @staticmethod
-    def _command(descriptor: fl.FlightDescriptor) -> message.Message:
-        if descriptor.descriptor_type != fl.DescriptorType.CMD:
-            raise error(
-                ErrorCode.PATH_DESCRIPTOR,
-                'path descriptors name job results only (FlightDescriptor.for_path("jobs", <job id>)) and are '
-                "read with GetFlightInfo or GetSchema; send statements as Flight SQL commands",
-            )
-        return unpack(descriptor.command)
-
     # -- GetFlightInfo / GetSchema -----------------------------------------------------------
 
     def _plan(self, ctx: RequestContext, cmd: message.Message) -> Planned:
@@ -183,11 +104,11 @@ class GatewayFlightServer(fl.FlightServerBase):  # type: ignore[misc]
         def run(ctx: RequestContext) -> fl.FlightInfo:
             if descriptor.descriptor_type == fl.DescriptorType.PATH:
                 return self._results.flight_info(ctx, job_id_of(list(descriptor.path)), descriptor)
-            planned = self._plan(ctx, self._command(descriptor))
+            planned = self._plan(ctx, command_of(descriptor))
             endpoints = list(planned.endpoints) or [fl.FlightEndpoint(planned.ticket, [])]
             return fl.FlightInfo(planned.schema, descriptor, endpoints, planned.total_records, planned.total_bytes)
 
-        return self._call(context, "GetFlightInfo", run)
+        return run_call(context, "GetFlightInfo", run)
 
     def get_schema(self, context: fl.ServerCallContext, descriptor: fl.FlightDescriptor) -> fl.SchemaResult:
         def run(ctx: RequestContext) -> fl.SchemaResult:
@@ -195,7 +116,7 @@ class GatewayFlightServer(fl.FlightServerBase):  # type: ignore[misc]
                 return fl.SchemaResult(
                     self._results.flight_info(ctx, job_id_of(list(descriptor.path)), descriptor).schema
                 )
-            cmd = self._command(descriptor)
+            cmd = command_of(descriptor)
             if isinstance(cmd, pb.CommandStatementQuery):
                 return fl.SchemaResult(self._statements.schema_of(ctx, cmd.query, None))
             if isinstance(cmd, pb.CommandPreparedStatementQuery):
@@ -203,12 +124,12 @@ class GatewayFlightServer(fl.FlightServerBase):  # type: ignore[misc]
                 return fl.SchemaResult(self._statements.schema_of(ctx, prepared.sql, prepared.params))
             return fl.SchemaResult(self._metadata_schema(ctx, cmd))
 
-        return self._call(context, "GetSchema", run)
+        return run_call(context, "GetSchema", run)
 
     # -- DoGet -------------------------------------------------------------------------------
 
     def do_get(self, context: fl.ServerCallContext, ticket: fl.Ticket) -> fl.FlightDataStream:
-        # A generator stream outlives this method: its liveness ends with the stream (`_guarded`).
+        # A generator stream outlives this method: its liveness ends with the stream (`guarded`).
         liveness = CallLiveness(context)
 
         def run(ctx: RequestContext) -> fl.FlightDataStream:
@@ -217,10 +138,10 @@ class GatewayFlightServer(fl.FlightServerBase):  # type: ignore[misc]
                 schema, result = self._executor.stream(ctx, body.job_id, body.sql, body.params, body.schema)
                 if isinstance(result, pa.Table):
                     return fl.RecordBatchStream(result)
-                return fl.GeneratorStream(schema, self._guarded(result, ctx.request_id, liveness))
+                return fl.GeneratorStream(schema, guarded(result, ctx.request_id, liveness))
             if isinstance(body, PartTicket) and self._offload is not None:
                 schema, batches = self._offload.stream(ctx, body)
-                return fl.GeneratorStream(schema, self._guarded(batches, ctx.request_id, liveness))
+                return fl.GeneratorStream(schema, guarded(batches, ctx.request_id, liveness))
             if isinstance(body, CountTicket):
                 table = pa.Table.from_pydict({"Count": [body.count]}, schema=UPDATE_RESULT_SCHEMA)
                 return fl.RecordBatchStream(table)
@@ -229,7 +150,7 @@ class GatewayFlightServer(fl.FlightServerBase):  # type: ignore[misc]
             raise error(ErrorCode.MALFORMED_TICKET, "the ticket was not issued by this gateway")
 
         try:
-            stream = self._call(context, "DoGet", run, liveness)
+            stream = run_call(context, "DoGet", run, liveness)
         except BaseException:
             liveness.end()
             raise
@@ -256,7 +177,7 @@ class GatewayFlightServer(fl.FlightServerBase):  # type: ignore[misc]
         writer: fl.FlightMetadataWriter,
     ) -> None:
         def run(ctx: RequestContext) -> None:
-            cmd = self._command(descriptor)
+            cmd = command_of(descriptor)
             if isinstance(cmd, pb.CommandStatementUpdate):
                 # Clients send no IPC stream here: the reader must not be touched.
                 if cmd.HasField("transaction_id"):
@@ -285,7 +206,7 @@ class GatewayFlightServer(fl.FlightServerBase):  # type: ignore[misc]
             else:
                 raise error(ErrorCode.UNSUPPORTED_COMMAND, f"DoPut with {type(cmd).__name__} is not supported")
 
-        self._call(context, "DoPut", run)
+        run_call(context, "DoPut", run)
 
     def _once(
         self,
@@ -305,7 +226,7 @@ class GatewayFlightServer(fl.FlightServerBase):  # type: ignore[misc]
         def run(ctx: RequestContext) -> Iterator[fl.FlightInfo]:
             raise error(ErrorCode.UNSUPPORTED_RPC, "ListFlights is not supported; send Flight SQL commands")
 
-        return self._call(context, "ListFlights", run)
+        return run_call(context, "ListFlights", run)
 
     def do_exchange(
         self,
@@ -317,34 +238,14 @@ class GatewayFlightServer(fl.FlightServerBase):  # type: ignore[misc]
         def run(ctx: RequestContext) -> None:
             raise error(ErrorCode.UNSUPPORTED_RPC, "DoExchange is not supported; send Flight SQL commands")
 
-        self._call(context, "DoExchange", run)
+        run_call(context, "DoExchange", run)
 
     # -- Actions -----------------------------------------------------------------------------
 
     def list_actions(self, context: fl.ServerCallContext) -> list[tuple[str, str]]:
-        return self._call(context, "ListActions", lambda ctx: self._actions.listing())
+        return run_call(context, "ListActions", lambda ctx: self._actions.listing())
 
     def do_action(self, context: fl.ServerCallContext, action: fl.Action) -> Iterator[bytes]:
         body = action.body.to_pybytes() if action.body is not None else b""
-        results = self._call(context, "DoAction", lambda ctx: self._actions.run(ctx, action.type, body))
+        results = run_call(context, "DoAction", lambda ctx: self._actions.run(ctx, action.type, body))
         return iter(results)
-
-
-class CallLiveness:
-    """Whether the client of one call is gone (it cancelled the call or disconnected).
-
-    pyarrow's ServerCallContext points into the RPC and must not be touched once the RPC is over,
-    while a RequestContext may outlive it (a detached job): after `end` this answers False.
-    """
-
-    def __init__(self, call: fl.ServerCallContext) -> None:
-        self._call: fl.ServerCallContext | None = call
-        self._lock = threading.Lock()
-
-    def __call__(self) -> bool:
-        with self._lock:
-            return self._call is not None and bool(self._call.is_cancelled())
-
-    def end(self) -> None:
-        with self._lock:
-            self._call = None
