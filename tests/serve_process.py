@@ -36,7 +36,7 @@ class ServeProcess:
         if self.process.poll() is None:
             self.process.terminate()
             try:
-                self.process.wait(timeout=15)
+                self.process.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 self.process.kill()
         code = self.process.wait(timeout=15)
@@ -58,7 +58,7 @@ def _first_line(stream: IO[str], timeout: float) -> str:
         selector.close()
 
 
-def start_serve(tmp_path: Path, demo_rows: int = 1000, timeout: float = 60) -> ServeProcess:
+def start_serve(tmp_path: Path, demo_rows: int = 1000, timeout: float = 180) -> ServeProcess:
     """`python -m flight_gateway.cli serve --port 0`; the port comes from the first stdout line."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLIGHT_GATEWAY_")}
     env["FLIGHT_GATEWAY_DEMO_PASSWORD"] = PASSWORD

@@ -35,7 +35,7 @@ def _cli(tmp_path: Path, *args: str, env: dict[str, str]) -> subprocess.Complete
         capture_output=True,
         text=True,
         env=clean | {"FLIGHT_GATEWAY_DEMO_PASSWORD": "pw"} | env,
-        timeout=60,
+        timeout=180,
         check=False,
     )
 
@@ -144,11 +144,11 @@ def test_serve_with_an_empty_tenant_list_fails_and_demo_flag_serves(tmp_path: Pa
         )
     try:
         assert process.stdout is not None
-        assert "listening on grpc://" in _first_line(process.stdout, 60), (tmp_path / "serve.stderr").read_text()
+        assert "listening on grpc://" in _first_line(process.stdout, 180), (tmp_path / "serve.stderr").read_text()
         assert "demo tenants: acme, globex" in process.stdout.readline()  # the banner is one write
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        process.wait(timeout=120)
         assert process.stdout is not None
         process.stdout.close()
 
