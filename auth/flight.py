@@ -17,9 +17,9 @@ import pyarrow.flight as fl
 from auth.api_keys import api_key_id, looks_like_api_key
 from auth.audit import AuthEvent, log_auth_event
 from auth.authenticator import Authenticator, parse_basic
+from auth.client_certs import CertificateMapping, principal_from_forwarded_certificate
 from auth.model import AuthError, AuthFailure, Principal, Tenant
 from auth.rate_limit import FailureLimiter, RateLimited
-from auth.tls import CertificateMapping, principal_from_forwarded_certificate
 
 log = logging.getLogger("auth")
 

@@ -1,35 +1,25 @@
-"""TLS for the Flight server: start-up validation of PEM files, throwaway certificates, client-certificate mapping.
-
-pyarrow never hands the verified client certificate to Python (see `principal_from_forwarded_certificate`), so
-certificate -> principal mapping works on certificates a TLS-terminating proxy forwards in a header.
-"""
+"""TLS for the Flight server: start-up validation of PEM files and throwaway certificates (client certificate ->
+principal mapping is `client_certs.py`'s)."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
-import enum
 import hashlib
 import ipaddress
-import re
-import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypedDict
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes, PublicKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from auth.model import Principal, unauthenticated
-
-_BEGIN_CERT = "-----BEGIN CERTIFICATE-----"
-_END_CERT = "-----END CERTIFICATE-----"
+BEGIN_CERT = "-----BEGIN CERTIFICATE-----"
+END_CERT = "-----END CERTIFICATE-----"
 _CERT, _KEY, _CA = "certificate file", "private key file", "client CA file"
 
 
@@ -80,15 +70,15 @@ def load_tls(files: TlsFiles, *, now: dt.datetime | None = None) -> TlsMaterial:
     if _spki(chain[0].public_key()) != key_id:
         if any(_spki(cert.public_key()) == key_id for cert in chain[1:]):
             raise TlsConfigError(_CERT, files.cert_file, "the certificate matching the private key must come first")
-        mismatch = f"does not match the certificate {_who(chain[0])} in {files.cert_file}"
+        mismatch = f"does not match the certificate {who(chain[0])} in {files.cert_file}"
         raise TlsConfigError(_KEY, files.key_file, mismatch)
     for cert in chain:
-        if problem := _validity_problem(cert, now):
+        if problem := validity_problem(cert, now):
             raise TlsConfigError(_CERT, files.cert_file, problem)
     client_ca = None
     if files.client_ca_file is not None:
         cas = _certificates(_CA, files.client_ca_file)
-        problems = [p for p in (_validity_problem(ca, now) for ca in cas) if p]
+        problems = [p for p in (validity_problem(ca, now) for ca in cas) if p]
         # A bundle may carry retired roots next to live ones; only a bundle that can verify nobody is fatal.
         if len(problems) == len(cas):
             raise TlsConfigError(_CA, files.client_ca_file, problems[0])
@@ -110,13 +100,13 @@ def _read(role: str, path: Path) -> bytes:
 
 def _certificates(role: str, path: Path) -> list[x509.Certificate]:
     data = _read(role, path)
-    if _BEGIN_CERT.encode() not in data:
+    if BEGIN_CERT.encode() not in data:
         hint = ""
         if b"PRIVATE KEY-----" in data:
             hint = " (it holds a private key: are the certificate and key files swapped?)"
         elif data[:1] == b"\x30":
             hint = " (it looks like DER: convert it with `openssl x509 -inform der -in FILE -out FILE.pem`)"
-        raise TlsConfigError(role, path, f"has no certificate: not PEM, no '{_BEGIN_CERT}' block{hint}")
+        raise TlsConfigError(role, path, f"has no certificate: not PEM, no '{BEGIN_CERT}' block{hint}")
     try:
         return x509.load_pem_x509_certificates(data)
     except ValueError as exc:
@@ -126,7 +116,7 @@ def _certificates(role: str, path: Path) -> list[x509.Certificate]:
 def _private_key(path: Path) -> _PrivateKey:
     data = _read(_KEY, path)
     if b"PRIVATE KEY-----" not in data:
-        swapped = _BEGIN_CERT.encode() in data
+        swapped = BEGIN_CERT.encode() in data
         hint = " (it holds a certificate: are the certificate and key files swapped?)" if swapped else ""
         raise TlsConfigError(_KEY, path, f"has no key: not PEM, no '-----BEGIN ... PRIVATE KEY-----' block{hint}")
     try:
@@ -140,11 +130,11 @@ def _private_key(path: Path) -> _PrivateKey:
     return key
 
 
-def _validity_problem(cert: x509.Certificate, now: dt.datetime) -> str | None:
+def validity_problem(cert: x509.Certificate, now: dt.datetime) -> str | None:
     if now < cert.not_valid_before_utc:
-        return f"certificate {_who(cert)} is not yet valid (valid from {cert.not_valid_before_utc.isoformat()})"
+        return f"certificate {who(cert)} is not yet valid (valid from {cert.not_valid_before_utc.isoformat()})"
     if now > cert.not_valid_after_utc:
-        return f"certificate {_who(cert)} expired on {cert.not_valid_after_utc.isoformat()}"
+        return f"certificate {who(cert)} expired on {cert.not_valid_after_utc.isoformat()}"
     return None
 
 
@@ -152,7 +142,7 @@ def _spki(key: CertificatePublicKeyTypes | PublicKeyTypes) -> bytes:
     return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
-def _who(cert: x509.Certificate) -> str:
+def who(cert: x509.Certificate) -> str:
     return repr(cert.subject.rfc4514_string())
 
 
@@ -219,7 +209,7 @@ def tls_location(host: str, port: int) -> str:
 def describe_certificate(pem: bytes) -> str:
     """One line for start-up logs: who the first certificate names, until when, and its SHA-256 fingerprint."""
     cert = x509.load_pem_x509_certificates(pem)[0]
-    sans = [str(name.value) for name in _san(cert)]
+    sans = [str(name.value) for name in alt_names(cert)]
     digest = hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
     return (
         f"subject={cert.subject.rfc4514_string()} san={','.join(sans) or '-'} "
@@ -227,113 +217,8 @@ def describe_certificate(pem: bytes) -> str:
     )
 
 
-class CertField(enum.StrEnum):
-    CN = "cn"
-    DNS = "dns"
-    URI = "uri"
-    EMAIL = "email"
-
-
-@dataclass(frozen=True)
-class CertificateRule:
-    """`pattern` is literal except `*`, which matches any run of characters (dots included)."""
-
-    field: CertField
-    pattern: str
-    tenant_id: str
-    subject: str = "{value}"  # "{value}" becomes the matched name
-    roles: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        if not self.pattern or not self.tenant_id:
-            raise ValueError("a certificate rule needs a pattern and a tenant")
-
-    def matches(self, value: str) -> bool:
-        regex = ".*".join(re.escape(part) for part in self.pattern.split("*"))
-        # DNS names and mail domains are case-insensitive; CNs and URIs are compared exactly.
-        flags = re.IGNORECASE if self.field in (CertField.DNS, CertField.EMAIL) else 0
-        return re.fullmatch(regex, value, flags) is not None
-
-
-@dataclass(frozen=True)
-class CertificateMapping:
-    """Ordered rules, first match wins. `issuers` (if any) must have signed forwarded certificates directly."""
-
-    rules: tuple[CertificateRule, ...]
-    issuers: tuple[x509.Certificate, ...] = ()
-
-    def principal_for(self, cert: x509.Certificate) -> Principal | None:
-        names = certificate_names(cert)
-        for rule in self.rules:
-            for value in names[rule.field]:
-                if rule.matches(value):
-                    return Principal(rule.subject.replace("{value}", value), rule.tenant_id, "mtls", rule.roles)
-        return None
-
-
-def certificate_names(cert: x509.Certificate) -> dict[CertField, list[str]]:
-    san = _san(cert)
-    cns = [a.value for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
-    return {
-        CertField.CN: [v if isinstance(v, str) else v.decode("utf-8", "replace") for v in cns],
-        CertField.DNS: san.get_values_for_type(x509.DNSName),
-        CertField.URI: san.get_values_for_type(x509.UniformResourceIdentifier),
-        CertField.EMAIL: san.get_values_for_type(x509.RFC822Name),
-    }
-
-
-def _san(cert: x509.Certificate) -> x509.SubjectAlternativeName:
+def alt_names(cert: x509.Certificate) -> x509.SubjectAlternativeName:
     try:
         return cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
         return x509.SubjectAlternativeName([])
-
-
-def principal_from_certificate(cert: x509.Certificate, mapping: CertificateMapping) -> Principal:
-    principal = mapping.principal_for(cert)
-    if principal is None:
-        raise unauthenticated("client_cert_unmapped", f"client certificate {_who(cert)} matches no mapping rule")
-    return principal
-
-
-def decode_forwarded_certificate(value: str | bytes) -> x509.Certificate:
-    """PEM as proxies forward it: plain, URL-encoded (nginx, AWS ALB), newlines as spaces, or bare base64 DER."""
-    text = value.decode("ascii", "replace") if isinstance(value, bytes) else value
-    text = urllib.parse.unquote(text.strip().strip('"'))
-    if _BEGIN_CERT in text:
-        text = text.split(_BEGIN_CERT, 1)[1].split(_END_CERT, 1)[0]
-    try:
-        cert = x509.load_der_x509_certificate(base64.b64decode("".join(text.split()), validate=True))
-        _ = cert.extensions  # parsed lazily: surface a malformed extension here, not in the mapping
-        return cert
-    except (ValueError, binascii.Error):
-        raise unauthenticated("client_cert_malformed", "the forwarded client certificate is malformed") from None
-
-
-def principal_from_forwarded_certificate(
-    value: str | bytes, mapping: CertificateMapping, *, now: dt.datetime | None = None
-) -> Principal:
-    """Map a certificate forwarded by a TLS-terminating proxy (e.g. in `x-client-cert`) to a principal.
-
-    A certificate is public, so the header proves nothing by itself: trust it only when every connection comes
-    through a proxy that verified the client and overwrites the header (gateway unreachable otherwise).
-
-    Direct mTLS identity is out of reach in pyarrow 26: middleware `start_call` gets only the call's headers,
-    and `ServerCallContext.peer_identity()` is what `ServerAuthHandler.is_valid` returned; only a server without
-    an auth handler sees gRPC's TLS identity there, and then only one string (first SAN, else CN).
-    """
-    cert = decode_forwarded_certificate(value)
-    now = now or dt.datetime.now(dt.UTC)
-    if _validity_problem(cert, now):
-        raise unauthenticated("client_cert_expired", f"client certificate {_who(cert)} is outside its validity")
-    if mapping.issuers and not any(_issued_by(cert, ca) for ca in mapping.issuers):
-        raise unauthenticated("client_cert_untrusted", f"client certificate {_who(cert)} has an untrusted issuer")
-    return principal_from_certificate(cert, mapping)
-
-
-def _issued_by(cert: x509.Certificate, ca: x509.Certificate) -> bool:
-    try:
-        cert.verify_directly_issued_by(ca)
-    except (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm):
-        return False
-    return True

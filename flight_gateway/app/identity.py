@@ -8,11 +8,11 @@ from collections.abc import Callable
 
 from auth import Authenticator, Tenant, TokenSigner, User, hash_password
 from auth.api_keys import ApiKeyVerifier, api_key_record_from_mapping
+from auth.client_certs import CertField, CertificateMapping, CertificateRule
 from auth.flight import AuthMiddlewareFactory
 from auth.jwt_verifier import JwtIssuer, JwtVerifier
 from auth.model import TenantLimits
 from auth.rate_limit import FailureLimiter
-from auth.tls import CertField, CertificateMapping, CertificateRule
 from flight_gateway.app.stores import private_file
 from flight_gateway.config import ConfigError, Settings
 from flight_gateway.engines.duckdb.demo import demo_database

@@ -30,18 +30,20 @@ from tls_helpers import (
     write_files,
 )
 
-from auth.model import AuthError
-from auth.tls import (
+from auth.client_certs import (
     CertField,
     CertificateMapping,
     CertificateRule,
+    principal_from_certificate,
+    principal_from_forwarded_certificate,
+)
+from auth.model import AuthError
+from auth.tls import (
     TlsConfigError,
     TlsFiles,
     TlsMaterial,
     describe_certificate,
     load_tls,
-    principal_from_certificate,
-    principal_from_forwarded_certificate,
     self_signed,
     server_tls_kwargs,
     tls_location,
