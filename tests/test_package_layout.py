@@ -34,7 +34,6 @@ MAX_LINES = 300
 # Modules over MAX_LINES today, with their size: they may shrink, not grow. Generated `*_pb2.py`
 # are exempt.
 OVERSIZED = {
-    "auth/jwt_verifier.py": 431,
     "flight_gateway/cli.py": 390,
     "flight_gateway/engines/duckdb/engine.py": 340,
     "flight_gateway/jobs/dynamodb.py": 306,

@@ -10,7 +10,8 @@ from auth import Authenticator, Tenant, TokenSigner, User, hash_password
 from auth.api_keys import ApiKeyVerifier, api_key_record_from_mapping
 from auth.client_certs import CertField, CertificateMapping, CertificateRule
 from auth.flight import AuthMiddlewareFactory
-from auth.jwt_verifier import JwtIssuer, JwtVerifier
+from auth.jwt_issuer import JwtIssuer
+from auth.jwt_verifier import JwtVerifier
 from auth.model import TenantLimits
 from auth.rate_limit import FailureLimiter
 from flight_gateway.app.stores import private_file

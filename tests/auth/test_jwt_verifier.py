@@ -19,7 +19,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 from security_suite_support import JwksServer
 
-from auth.jwt_verifier import JwtIssuer, JwtVerifier, fetch_url, looks_like_jwt
+from auth.jwks import fetch_url
+from auth.jwt_issuer import JwtIssuer
+from auth.jwt_verifier import JwtVerifier, looks_like_jwt
 from auth.model import AuthError, AuthFailure
 
 NOW = 1_700_000_000.0

@@ -8,7 +8,7 @@ import random
 import pytest
 
 from auth import TokenSigner
-from auth.jwt_verifier import JwtIssuer
+from auth.jwt_issuer import JwtIssuer
 from auth.secret_strength import MIN_BITS, estimate_bits, weakness
 
 # The placeholder the README used to show: 41 characters, so it passed the old length check.
