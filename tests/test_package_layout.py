@@ -34,7 +34,6 @@ MAX_LINES = 300
 # Modules over MAX_LINES today, with their size: they may shrink, not grow. Generated `*_pb2.py`
 # are exempt.
 OVERSIZED = {
-    "flight_gateway/cli.py": 390,
     "flight_gateway/jobs/dynamodb.py": 306,
     "flight_gateway/policy/pg_classify.py": 308,
 }
