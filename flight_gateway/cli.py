@@ -63,6 +63,20 @@ def _serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    # The server already accepts calls once built; the main thread only waits for a signal. Not
+    # pyarrow's serve(): a SIGTERM that arrived before serve() started waiting (say, right after the
+    # banner) made the shutdown it triggered race with serve() and left the process running for good.
+    # The wait is sliced because the kernel may hand the signal to one of gRPC's threads: Python then
+    # only runs the handler once the main thread wakes up on its own. The handlers are in place before
+    # the banner, which is what tells a supervisor (or a test) that the gateway is up.
+    stopping = threading.Event()
+
+    def stop(signum: int, frame: object) -> None:
+        logging.getLogger("flight_gateway").info("signal %d: shutting down", signum)
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     uri = f"{'grpc+tls' if settings.tls_enabled else 'grpc'}://{settings.host}:{gateway.port}"
     lines = [f"flight-gateway {__version__} listening on {uri}", *gateway.banner]
     if settings.demo_enabled:
@@ -76,17 +90,10 @@ def _serve(args: argparse.Namespace) -> int:
             "&user=acme&password=<password>",
             f"try it: flight-gateway sql --uri {uri} --username acme{roots} {_EXAMPLE_QUERY}",
         ]
-    print("\n".join(lines), flush=True)
-
-    def stop(signum: int, frame: object) -> None:
-        # shutdown() waits for serve() to return, so it cannot run inside the handler itself.
-        logging.getLogger("flight_gateway").info("signal %d: shutting down", signum)
-        threading.Thread(target=gateway.server.shutdown, name="shutdown", daemon=True).start()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
     try:
-        gateway.serve()
+        print("\n".join(lines), flush=True)
+        while not stopping.wait(timeout=0.2):
+            pass
     finally:
         gateway.shutdown()
     return 0
