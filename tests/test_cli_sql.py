@@ -6,9 +6,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 
 from conftest import RunningGateway
+from job_actions_support import wait_for
 
 from flight_gateway.client import run_query
 from flight_gateway.jobs import Job, JobState, fingerprint
@@ -41,14 +41,14 @@ def test_no_password_and_no_terminal_is_a_clear_error() -> None:
 
 def _finished_job(gateway: RunningGateway, sql: str) -> Job:
     """The statement's job once it has ended (the gateway records the end after the stream closes)."""
-    deadline = time.monotonic() + 60
-    while True:
+
+    def ended() -> Job | None:
         jobs = [j for j in gateway.gateway.jobs.list("acme", limit=1000) if j.fingerprint == fingerprint(sql)]
         assert len(jobs) <= 1, jobs
-        if jobs and jobs[0].state not in (JobState.QUEUED, JobState.RUNNING):
-            return jobs[0]
-        assert time.monotonic() < deadline, f"the job did not end: {jobs}"
-        time.sleep(0.05)  # polling a condition with a deadline, not waiting for time to pass
+        return jobs[0] if jobs and jobs[0].state not in (JobState.QUEUED, JobState.RUNNING) else None
+
+    job: Job = wait_for(ended, "the statement's job to end", timeout=60)
+    return job
 
 
 def test_max_rows_cancels_the_stream_after_the_rows_it_prints(gateway: RunningGateway) -> None:
