@@ -60,9 +60,6 @@ class Gateway:
     def port(self) -> int:
         return int(self.server.port)
 
-    def serve(self) -> None:
-        self.server.serve()
-
     def shutdown(self) -> None:
         self.server.shutdown()
         if self.detached is not None:  # before the engines close under its running jobs
