@@ -5,18 +5,40 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-# Statement classes a tenant may be allowed to run (see flight_gateway policy).
-STATEMENT_CLASSES = frozenset({"query", "dml", "ddl", "other", "ingest"})
+# Statement classes a tenant may be allowed to run (see flight_gateway/kinds.py, StatementClass).
+SQL_STATEMENT_CLASSES = frozenset(
+    {"query", "dml", "ddl", "transaction", "session", "admin", "data_movement", "procedural"}
+)
+STATEMENT_CLASSES = SQL_STATEMENT_CLASSES | {"ingest"}
 
 
 @dataclass(frozen=True)
 class TenantLimits:
-    """Per-tenant limits; declared now, enforced by the governance work (not yet)."""
+    """Per-tenant limits (None: no limit), enforced by the gateway's admission control
+    (flight_gateway/service/admission.py and the modules it names). Documented in
+    flight_gateway/config/tenants.py (TenantLimitsConfig), which is what operators write."""
 
+    # Statements running at once; more wait in a FIFO queue (at most max_queued_statements) for
+    # up to queue_timeout_seconds.
     max_concurrent_statements: int | None = None
-    max_result_rows: int | None = None
-    statement_timeout_seconds: float | None = None
+    max_queued_statements: int = 100
+    queue_timeout_seconds: float = 30.0
+    # Calls that start work, per minute (token bucket holding up to requests_burst tokens).
     requests_per_minute: int | None = None
+    requests_burst: int | None = None
+    statement_timeout_seconds: float | None = None
+    # Result caps, and what reaching one does: "error" (the stream fails) or "truncate".
+    max_result_rows: int | None = None
+    max_result_bytes: int | None = None
+    result_limit_mode: str = "error"
+    max_statement_bytes: int | None = None
+    max_offload_bytes: int | None = None
+    # Fair sharing of the gateway's result readers: the tenant's weight and its cap.
+    weight: float = 1.0
+    max_concurrent_streams: int | None = None
+    # Complexity limits read from the parse tree (PostgreSQL, Redshift and DuckDB dialects).
+    max_joins: int | None = None
+    max_subquery_depth: int | None = None
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ class GatewayError(Exception):
         *,
         sqlstate: str | None = None,
         retryable: bool = False,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -45,6 +46,8 @@ class GatewayError(Exception):
         self.message = message
         self.sqlstate = sqlstate
         self.retryable = retryable
+        # Seconds after which a retry may succeed (rate limits, queues): sent to the client.
+        self.retry_after = retry_after
 
     def __repr__(self) -> str:
         return f"GatewayError({self.status.value}, {self.code!r}, {self.message!r})"
@@ -141,6 +144,15 @@ class ErrorCode(enum.Enum):
     ENGINE_RESOURCES = CodeFacts(_R, "the database ran out of resources (memory, disk, locks); reduce the work")
     OUT_OF_MEMORY = CodeFacts(_R, "the engine ran out of memory; reduce the result size")
     STATEMENT_TOO_COMPLEX = CodeFacts(_R, "the statement exceeds a program limit; simplify it")
+    COMPLEXITY_LIMIT = CodeFacts(_R, "the statement has more joins or deeper subqueries than the tenant's limits")
+    RATE_LIMITED = CodeFacts(_R, "the tenant's requests_per_minute is used up; retry after the hinted delay", True)
+    QUEUE_FULL = CodeFacts(_R, "the tenant's statement queue is full; retry after the hinted delay", True)
+    QUEUE_TIMEOUT = CodeFacts(
+        _R, "the statement waited queue_timeout_seconds for one of the tenant's statement slots; retry later", True
+    )
+    RESULT_LIMIT = CodeFacts(
+        _R, "the result exceeds the tenant's max_result_rows or max_result_bytes; add a LIMIT or offload it"
+    )
     POOL_EXHAUSTED = CodeFacts(_R, "no database connection became free in time; retry", True)
     TOO_MANY_CONNECTIONS = CodeFacts(_U, "the database has no free connections; retry", True)
     OBJECT_BUSY = CodeFacts(_U, "the object is locked or in use; retry later", True)
@@ -214,9 +226,13 @@ class ErrorCode(enum.Enum):
         return self.value.meaning
 
 
-def error(code: ErrorCode, message: str, *, sqlstate: str | None = None) -> GatewayError:
+def error(
+    code: ErrorCode, message: str, *, sqlstate: str | None = None, retry_after: float | None = None
+) -> GatewayError:
     """A GatewayError whose status and retryability come from the catalog."""
-    return GatewayError(code.status, code.name, message, sqlstate=sqlstate, retryable=code.retryable)
+    return GatewayError(
+        code.status, code.name, message, sqlstate=sqlstate, retryable=code.retryable, retry_after=retry_after
+    )
 
 
 def render_error_docs() -> str:

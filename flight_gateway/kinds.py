@@ -26,3 +26,24 @@ class StatementKind(enum.Enum):
 SQL_KINDS = frozenset({StatementKind.QUERY, StatementKind.DML, StatementKind.DDL, StatementKind.OTHER})
 # What a tenant may be allowed (`allowed_statements`): SQL, and bulk ingestion.
 STATEMENT_CLASSES = SQL_KINDS | {StatementKind.INGEST}
+
+
+class StatementClass(enum.Enum):
+    """What a statement may do, for tenants' allowances (`allowed_statements` names these values).
+
+    Finer than StatementKind: the kind says how a statement runs (rows, a count), the classes say
+    what it touches. A statement falls in every class of every statement it runs (a WITH holding
+    an UPDATE is query and dml; EXPLAIN ANALYZE INSERT is dml)."""
+
+    QUERY = "query"  # reads: SELECT, VALUES, TABLE, SHOW-less reads, EXPLAIN (plan only)
+    DML = "dml"  # INSERT, UPDATE, DELETE, MERGE
+    DDL = "ddl"  # CREATE, ALTER, DROP, TRUNCATE, COMMENT
+    TRANSACTION = "transaction"  # BEGIN, COMMIT, ROLLBACK, SAVEPOINT
+    SESSION = "session"  # SET, RESET, SHOW, DISCARD, PRAGMA, USE
+    ADMIN = "admin"  # GRANT, REVOKE, VACUUM, ANALYZE, CHECKPOINT, REINDEX, CLUSTER, LOCK
+    DATA_MOVEMENT = "data_movement"  # COPY, UNLOAD, EXPORT/IMPORT DATABASE, ATTACH/DETACH, INSTALL/LOAD
+    PROCEDURAL = "procedural"  # CALL, DO, PREPARE, EXECUTE, DEALLOCATE, CREATE FUNCTION bodies run later
+    INGEST = "ingest"  # ADBC bulk ingestion (never the answer to a classification)
+
+
+SQL_CLASSES = frozenset(StatementClass) - {StatementClass.INGEST}

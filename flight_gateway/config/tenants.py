@@ -11,28 +11,68 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from flight_gateway.config.sections import NAME as _NAME
 from flight_gateway.config.sections import ConfigError
 
-StatementClass = Literal["query", "dml", "ddl", "other", "ingest"]
+StatementClass = Literal[
+    "query", "dml", "ddl", "transaction", "session", "admin", "data_movement", "procedural", "ingest", "other"
+]
+# `other` (before the classes were split): every SQL class but query, dml and ddl.
+OTHER_CLASSES = frozenset({"transaction", "session", "admin", "data_movement", "procedural"})
+ResultLimitMode = Literal["error", "truncate"]
 OffloadMode = Literal["auto", "always", "never"]
 # A relative directory below offload_dir: no absolute paths, no `..`, no empty segments.
 _OFFLOAD_PREFIX = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)*$"
 
 
 class TenantLimitsConfig(BaseModel):
-    """Declared per tenant; enforcement comes with the governance work."""
+    """Enforced per tenant by the gateway's admission control (docs/admission.md)."""
 
     model_config = ConfigDict(extra="forbid")
 
     max_concurrent_statements: int | None = Field(
-        default=None, ge=1, description="declared and validated, not enforced yet"
+        default=None, ge=1, description="statements running at once; more wait in a FIFO queue (job state QUEUED)"
     )
-    max_result_rows: int | None = Field(default=None, ge=1, description="declared and validated, not enforced yet")
+    max_queued_statements: int = Field(
+        default=100, ge=0, description="statements waiting at once (with max_concurrent_statements); more are refused"
+    )
+    queue_timeout_seconds: float = Field(
+        default=30.0, ge=0, description="how long a statement may wait in the queue before QUEUE_TIMEOUT"
+    )
+    requests_per_minute: int | None = Field(
+        default=None, ge=1, description="calls that start work, per minute and replica (token bucket); RATE_LIMITED"
+    )
+    requests_burst: int | None = Field(
+        default=None, ge=1, description="calls allowed at once after a quiet spell; default requests_per_minute"
+    )
     statement_timeout_seconds: float | None = Field(
         default=None,
         gt=0,
-        description="the server's statement_timeout on PostgreSQL and Redshift engines (wins over the engine's); "
-        "not enforced on DuckDB yet",
+        description="a statement running longer is stopped with STATEMENT_TIMEOUT, on every engine (also the "
+        "server's statement_timeout on PostgreSQL and Redshift)",
     )
-    requests_per_minute: int | None = Field(default=None, ge=1, description="declared and validated, not enforced yet")
+    max_result_rows: int | None = Field(default=None, ge=1, description="rows a result may have (result_limit_mode)")
+    max_result_bytes: int | None = Field(
+        default=None, ge=1, description="Arrow bytes a result may have (result_limit_mode)"
+    )
+    result_limit_mode: ResultLimitMode = Field(
+        default="error",
+        description="`error`: a result over max_result_rows/bytes fails with RESULT_LIMIT; `truncate`: it ends at "
+        "the cap, marked in the FlightInfo's app_metadata and the job",
+    )
+    max_statement_bytes: int | None = Field(
+        default=None, ge=1, description="this tenant's statement size limit (the gateway's applies too)"
+    )
+    max_offload_bytes: int | None = Field(
+        default=None, ge=1, description="bytes one statement may offload; more fails with OFFLOAD_TOO_LARGE"
+    )
+    weight: float = Field(
+        default=1.0, gt=0, le=1000, description="share of the gateway's result readers under contention"
+    )
+    max_concurrent_streams: int | None = Field(
+        default=None, ge=1, description="result readers this tenant may occupy at once (of max_streams)"
+    )
+    max_joins: int | None = Field(default=None, ge=0, description="joins a statement may have (complexity limit)")
+    max_subquery_depth: int | None = Field(
+        default=None, ge=0, description="nesting depth of subqueries a statement may have (complexity limit)"
+    )
 
 
 class TenantConfig(BaseModel):
@@ -68,9 +108,9 @@ class TenantConfig(BaseModel):
         description="shorthand for allowed_statements = ['query']; the database is also opened read-only",
     )
     allowed_statements: list[StatementClass] = Field(
-        default_factory=lambda: list(get_args(StatementClass)),
-        description="statement classes this tenant may run (`ingest`: ADBC bulk ingestion); others are refused with "
-        "STATEMENT_NOT_ALLOWED",
+        default_factory=lambda: [c for c in get_args(StatementClass) if c != "other"],
+        description="statement classes this tenant may run (`ingest`: ADBC bulk ingestion; `other`: transaction, "
+        "session, admin, data_movement and procedural); others are refused with STATEMENT_NOT_ALLOWED",
     )
     offload_prefix: str | None = Field(
         default=None,
@@ -84,7 +124,10 @@ class TenantConfig(BaseModel):
 
     @property
     def statement_classes(self) -> frozenset[str]:
-        return frozenset({"query"}) if self.read_only else frozenset(self.allowed_statements)
+        if self.read_only:
+            return frozenset({"query"})
+        named = frozenset(self.allowed_statements)
+        return (named - {"other"}) | (OTHER_CLASSES if "other" in named else frozenset())
 
     @model_validator(mode="after")
     def _one_password_source(self) -> TenantConfig:

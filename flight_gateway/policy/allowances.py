@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 from auth import Tenant
+from auth.model import SQL_STATEMENT_CLASSES
 from flight_gateway.engines.base import StatementShape
 from flight_gateway.errors import ErrorCode, error
-from flight_gateway.kinds import SQL_KINDS, StatementKind
+from flight_gateway.kinds import StatementKind
 
 # A tenant allowed all of these runs any statement: classifying its SQL changes nothing.
-SQL_CLASSES = frozenset(kind.value for kind in SQL_KINDS)
+SQL_CLASSES = SQL_STATEMENT_CLASSES
+# Interim until every engine answers StatementClass: "other" needs every class it was split into.
+_OTHER = ("transaction", "session", "admin", "data_movement", "procedural")
 
 
 def check_statement_class(tenant: Tenant, kind: StatementKind) -> None:
     statement_class = kind.value  # the tenant's config names classes by these values
-    if statement_class not in tenant.allowed_statements:
+    needed = _OTHER if statement_class == "other" else (statement_class,)
+    if not all(c in tenant.allowed_statements for c in needed):
         allowed = ", ".join(sorted(tenant.allowed_statements)) or "none"
         raise error(
             ErrorCode.STATEMENT_NOT_ALLOWED,
