@@ -10,7 +10,6 @@ id are strongly consistent; listings read indexes, which DynamoDB updates within
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -21,6 +20,7 @@ from flight_gateway.errors import ErrorCode, error
 from flight_gateway.jobs.dynamodb_schema import (
     BY_TENANT,
     BY_TIME,
+    EXISTS,
     EXPIRING,
     INSTANCES_PK,
     JOB_SK,
@@ -41,12 +41,12 @@ from flight_gateway.jobs.dynamodb_schema import (
     request_item,
     request_key,
     ttl_of,
+    update_job,
 )
 from flight_gateway.jobs.models import Instance, Job, JobState, RequestClaim
 
 log = logging.getLogger("flight_gateway.jobs")
 _QUEUED, _RUNNING = JobState.QUEUED.value, JobState.RUNNING.value
-_EXISTS = "attribute_exists(#pk)"
 
 
 class DynamoDBJobStore:
@@ -63,24 +63,8 @@ class DynamoDBJobStore:
 
     # -- jobs ---------------------------------------------------------------------------------
 
-    def _update(self, job_id: str, expression: str, values: dict[str, Any], condition: str = _EXISTS) -> bool:
-        """One conditional update of a job: whether the condition held."""
-        # Every attribute goes by a #placeholder: DynamoDB reserves hundreds of words (state, rows, sqlstate).
-        names = {name: name[1:] for name in re.findall(r"#\w+", f"{expression} {condition}")}
-        kwargs: dict[str, Any] = {"Key": job_key(job_id), "UpdateExpression": expression}
-        kwargs["ConditionExpression"] = condition
-        if names:
-            kwargs["ExpressionAttributeNames"] = names
-        if values:
-            kwargs["ExpressionAttributeValues"] = values
-        with reachable():
-            try:
-                self._table.update_item(**kwargs)
-            except ClientError as exc:
-                if conditional(exc):
-                    return False
-                raise
-        return True
+    def _update(self, job_id: str, expression: str, values: dict[str, Any], condition: str = EXISTS) -> bool:
+        return update_job(self._table, job_id, expression, values, condition)
 
     def create(self, job: Job) -> None:
         with reachable():
@@ -138,6 +122,14 @@ class DynamoDBJobStore:
 
     def set_result(self, job_id: str, result: str) -> None:
         self._update(job_id, "SET #result = :v", {":v": result})
+
+    def set_admission(self, job_id: str, decision: str, queued_ms: int | None = None) -> None:
+        waited = {":q": number(queued_ms)} if queued_ms is not None else {}
+        expression = "SET #admission = :a" + (", #queued_ms = :q" if waited else "")
+        self._update(job_id, expression, {":a": decision, **waited})
+
+    def set_truncated(self, job_id: str, what: str) -> None:
+        self._update(job_id, "SET #truncated = :t", {":t": what})
 
     def _close_unfinished(self, job_id: str, state: JobState, at: float, code: str, message: str, guard: str,
                           extra: dict[str, Any]) -> bool:  # fmt: skip

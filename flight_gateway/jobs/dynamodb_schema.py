@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+import re
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -34,9 +35,10 @@ JOB_SK = "JOB"
 INSTANCES_PK = "INSTANCES"
 REQUEST_SK = "REQ"
 TTL = "ttl"
+EXISTS = "attribute_exists(#pk)"
 BY_TENANT, BY_TIME, OPEN, EXPIRING = "tenant-created", "all-created", "open-created", "expiring"
 _FLOATS = {"created_at", "started_at", "finished_at", "expires_at", "offload_expires_at"}
-_INTS = {"rows", "bytes"}
+_INTS = {"rows", "bytes", "queued_ms"}
 _JOB_FIELDS = tuple(f.name for f in dataclasses.fields(Job))
 _INSTANCE_FIELDS = tuple(f.name for f in dataclasses.fields(Instance))
 _INTERNAL = {"pk", "sk", "g", "created_key", "open_state", TTL}
@@ -163,6 +165,26 @@ def create_table(client: Any, table: str) -> None:
     status = client.describe_time_to_live(TableName=table)["TimeToLiveDescription"]["TimeToLiveStatus"]
     if status in ("DISABLED", "DISABLING"):
         client.update_time_to_live(TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL})
+
+
+def update_job(table: Any, job_id: str, expression: str, values: dict[str, Any], condition: str = EXISTS) -> bool:
+    """One conditional update of a job: whether the condition held (by default: the job exists,
+    so an update never creates a job)."""
+    # Every attribute goes by a #placeholder: DynamoDB reserves hundreds of words (state, rows, sqlstate).
+    names = {name: name[1:] for name in re.findall(r"#\w+", f"{expression} {condition}")}
+    kwargs: dict[str, Any] = {"Key": job_key(job_id), "UpdateExpression": expression, "ConditionExpression": condition}
+    if names:
+        kwargs["ExpressionAttributeNames"] = names
+    if values:
+        kwargs["ExpressionAttributeValues"] = values
+    with reachable():
+        try:
+            table.update_item(**kwargs)
+        except ClientError as exc:
+            if conditional(exc):
+                return False
+            raise
+    return True
 
 
 def _code(exc: BotoCoreError | ClientError) -> str:

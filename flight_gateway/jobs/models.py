@@ -20,6 +20,11 @@ class JobState(enum.Enum):
         return self in (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)
 
 
+# admitted: ran at once; queued: waited for a slot, then ran; refused: the pre-flight or the queue
+# said no (the job's error code says why); cancelled: left the queue, cancelled or its client gone.
+ADMISSION_DECISIONS = ("admitted", "queued", "refused", "cancelled")
+
+
 @dataclass
 class Job:
     id: str
@@ -54,6 +59,13 @@ class Job:
     # A finished offloaded result as JSON (schema, parts, totals; see jobs/results.py), so any
     # replica can rebuild its FlightInfo from the record alone. Opaque to the stores.
     result: str | None = None
+    # The admission decision (ADMISSION_DECISIONS) and the time spent waiting for one of the
+    # tenant's statement slots (max_concurrent_statements); None before the decision.
+    admission: str | None = None
+    queued_ms: int | None = None
+    # Which result cap ended the result early ("rows:10", "bytes:1048576"; result_limit_mode
+    # "truncate"); None for a complete result.
+    truncated: str | None = None
 
 
 @dataclass(frozen=True)

@@ -26,15 +26,25 @@ def job_record(job: Job) -> dict[str, Any]:
     return asdict(job) | {"state": job.state.value}
 
 
+def admission(job: Job) -> str:
+    """The admission decision in a few characters: `queued 120ms`, `admitted`, `-` (none recorded)."""
+    if job.admission is None:
+        return "-"
+    return f"{job.admission} {job.queued_ms}ms" if job.queued_ms else job.admission
+
+
 def table(jobs: Iterable[Job]) -> str:
-    lines = [f"{'id':32}  {'tenant':10} {'subject':10} {'kind':9} {'state':9} {'rows':>9} {'ms':>7}  created"]
+    lines = [
+        f"{'id':32}  {'tenant':10} {'subject':10} {'kind':9} {'state':9} {'rows':>9} {'ms':>7}  {'admission':16} "
+        "created"
+    ]
     for job in jobs:
         ms = f"{(job.finished_at - job.created_at) * 1000:.1f}" if job.finished_at else "-"
         created = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(job.created_at))
-        rows = "-" if job.rows is None else str(job.rows)
+        rows = "-" if job.rows is None else str(job.rows) + ("+" if job.truncated else "")
         lines.append(
             f"{job.id:32}  {job.tenant:10} {job.subject:10} {job.kind:9} {job.state.value:9} {rows:>9} {ms:>7}  "
-            f"{created}" + (f"  {job.error_code}" if job.error_code else "")
+            f"{admission(job):16} {created}" + (f"  {job.error_code}" if job.error_code else "")
         )
     return "\n".join(lines)
 
@@ -71,6 +81,8 @@ def detail(job: Job, instance: Instance | None, alive: bool) -> str:
         ("expires", _local(job.expires_at)),
         ("rows", "-" if job.rows is None else str(job.rows)),
         ("bytes", "-" if job.bytes is None else str(job.bytes)),
+        ("truncated", job.truncated or "-"),
+        ("admission", admission(job)),
         ("delivery", job.delivery),
         *(
             [("offload", job.offload_location or "-"), ("offload expires", _local(job.offload_expires_at))]

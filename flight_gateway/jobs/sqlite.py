@@ -149,6 +149,12 @@ class SqliteJobStore:
         # Queued like finish(), which follows it: one writer commits both in order.
         self._enqueue("update jobs set result = ? where id = ?", (result, job_id))
 
+    def set_admission(self, job_id: str, decision: str, queued_ms: int | None = None) -> None:
+        self._enqueue("update jobs set admission = ?, queued_ms = ? where id = ?", (decision, queued_ms, job_id))
+
+    def set_truncated(self, job_id: str, what: str) -> None:
+        self._enqueue("update jobs set truncated = ? where id = ?", (what, job_id))
+
     def cancel_unfinished(self, job_id: str, at: float, *, error_code: str, error_message: str) -> bool:
         """Mark a QUEUED or RUNNING job CANCELLED; False if it had already finished (or is absent)."""
         changed = self._write_now(

@@ -36,7 +36,10 @@ _TABLES = (
         offload_location text,
         offload_expires_at real,
         label text,
-        result text
+        result text,
+        admission text,
+        queued_ms integer,
+        truncated text
     )
     """,
     """
@@ -74,6 +77,9 @@ _ADDED_COLUMNS = (
     ("offload_expires_at", "real"),
     ("label", "text"),
     ("result", "text"),
+    ("admission", "text"),
+    ("queued_ms", "integer"),
+    ("truncated", "text"),
 )
 _INDEXES = (
     "create index if not exists jobs_tenant_created on jobs (tenant, created_at)",
@@ -88,7 +94,7 @@ COLUMNS = (
     "id", "tenant", "subject", "kind", "fingerprint", "state", "created_at", "started_at", "finished_at",
     "rows", "bytes", "error_code", "error_message", "sql_text", "peer", "delivery", "user_agent",
     "engine_query_id", "sqlstate", "instance_id", "expires_at", "offload_location", "offload_expires_at",
-    "label", "result",
+    "label", "result", "admission", "queued_ms", "truncated",
 )  # fmt: skip
 REQUEST_COLUMNS = ("tenant", "request_id", "statement", "job_id", "created_at", "expires_at")
 INSTANCE_COLUMNS = ("id", "host", "pid", "started_at", "heartbeat_at", "heartbeat_seconds", "stopped_at")

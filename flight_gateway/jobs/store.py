@@ -35,6 +35,16 @@ class JobStore(Protocol):
         job, and a reader that sees the job SUCCEEDED must also see its result."""
         ...
 
+    def set_admission(self, job_id: str, decision: str, queued_ms: int | None = None) -> None:
+        """Record the admission decision (one of models.ADMISSION_DECISIONS) and the milliseconds
+        spent waiting for a statement slot. Queued like `start`/`finish`, in call order."""
+        ...
+
+    def set_truncated(self, job_id: str, what: str) -> None:
+        """Record that the job's result ended at a cap (`what`: "rows:<n>" or "bytes:<n>").
+        Called before `finish` for the same job (any time while the job runs)."""
+        ...
+
     def cancel_unfinished(self, job_id: str, at: float, *, error_code: str, error_message: str) -> bool: ...
 
     def get(self, job_id: str) -> Job | None: ...

@@ -37,6 +37,11 @@ def job_json(job: Job) -> dict[str, Any]:
         "user_agent": job.user_agent,
         "peer": job.peer,
         "engine_query_id": job.engine_query_id,
+        # How admission control treated it (admitted / queued / refused / cancelled), the time
+        # it waited for a statement slot, and which result cap cut it short, if one did.
+        "admission": job.admission,
+        "queued_ms": job.queued_ms,
+        "truncated": job.truncated,
     }
     if job.delivery == "offload":
         view["offload_expires_at"] = iso_utc(job.offload_expires_at)

@@ -40,7 +40,7 @@ from flight_gateway.protocol.commands import pack
 JOB_FIELDS = {
     "id", "tenant", "subject", "kind", "fingerprint", "state", "created_at", "started_at", "finished_at",
     "expires_at", "rows", "bytes", "delivery", "error_code", "sqlstate", "error_message", "user_agent", "peer",
-    "engine_query_id",
+    "engine_query_id", "admission", "queued_ms", "truncated",
 }  # fmt: skip
 ENDLESS = "select count(*) as n_{} from range(100000000000) a"
 
@@ -502,6 +502,7 @@ def test_a_job_store_from_the_first_release_is_migrated(tmp_path: Path) -> None:
     try:
         old = running.gateway.jobs.get("old-job")
         assert old is not None and old.rows == 9 and old.user_agent == "" and old.expires_at is None
+        assert (old.admission, old.queued_ms, old.truncated) == (None, None, None)
         # A RUNNING record from before the upgrade belongs to no live instance: its gateway stopped.
         orphan = running.gateway.jobs.get("old-running")
         assert orphan is not None and orphan.state is JobState.FAILED and orphan.error_code == "GATEWAY_RESTARTED"
@@ -516,6 +517,7 @@ def test_a_job_store_from_the_first_release_is_migrated(tmp_path: Path) -> None:
         running.gateway.shutdown()
     columns = {row[1] for row in sqlite3.connect(path).execute("pragma table_info(jobs)")}
     assert {"user_agent", "engine_query_id", "sqlstate", "instance_id", "expires_at"} <= columns
+    assert {"admission", "queued_ms", "truncated"} <= columns
     SqliteJobStore(path).close()  # opening a migrated file again changes nothing
 
 

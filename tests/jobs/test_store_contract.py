@@ -122,6 +122,7 @@ def test_create_get_round_trips_every_field(store: JobStore) -> None:
         error_code="E", error_message="m ü", sql_text="select 1", peer="ipv4:1.2.3.4:5", delivery="offload",
         user_agent="adbc", engine_query_id="q-9", sqlstate="42P01", expires_at=T0 + 86_400.125,
         offload_location="s3://b/p/acme/x/", offload_expires_at=T0 + 3600, label="nightly", result='{"a": 1}',
+        admission="queued", queued_ms=1234, truncated="rows:10",
     )  # fmt: skip
     store.create(job)
     assert store.get(job.id) == job
@@ -176,6 +177,8 @@ def test_finish_records_the_outcome_whatever_the_state(store: JobStore) -> None:
     store.finish(ghost, JobState.SUCCEEDED, T0)
     store.set_offload(ghost, "x", T0)
     store.set_result(ghost, "{}")
+    store.set_admission(ghost, "admitted", 0)
+    store.set_truncated(ghost, "rows:1")
     assert store.get(ghost) is None  # updates never create a job
 
 
@@ -188,6 +191,27 @@ def test_offload_and_result(store: JobStore) -> None:
     got = store.get(job.id)
     assert got is not None and got.delivery == "offload" and got.offload_expires_at == T0 + 120
     assert got.offload_location == "s3://bucket/p/acme/j/" and got.result is not None and len(got.result) > 50_000
+
+
+def test_admission_decision_and_truncation(store: JobStore) -> None:
+    job = make_job()
+    store.create(job)
+    assert (fresh := store.get(job.id)) is not None and (fresh.admission, fresh.queued_ms, fresh.truncated) == (
+        None, None, None,
+    )  # fmt: skip
+    store.set_admission(job.id, "queued", 2500)
+    store.start(job.id, T0 + 3)
+    store.set_truncated(job.id, "bytes:1048576")
+    store.finish(job.id, JobState.SUCCEEDED, T0 + 4, rows=10, bytes_=1_048_576)
+    done = store.get(job.id)
+    assert done is not None and done.state is JobState.SUCCEEDED
+    assert (done.admission, done.queued_ms, done.truncated) == ("queued", 2500, "bytes:1048576")
+    refused = make_job()
+    store.create(refused)
+    store.set_admission(refused.id, "refused")  # refused before it waited: no queued time
+    store.finish(refused.id, JobState.FAILED, T0 + 1, error_code="RATE_LIMITED")
+    got = store.get(refused.id)
+    assert got is not None and (got.admission, got.queued_ms, got.truncated) == ("refused", None, None)
 
 
 def test_cancel_unfinished(store: JobStore) -> None:
