@@ -39,6 +39,8 @@ class OffloadedResult:
     rows: int
     bytes: int
     expires_at: float
+    # Which result cap cut the result ("rows:<n>", "bytes:<n>"; service/caps.py); None: complete.
+    truncated: str | None = None
 
 
 class Offload(Protocol):

@@ -26,6 +26,7 @@ from flight_gateway.protocol.tickets import (
     sign_ticket,
 )
 from flight_gateway.service.admission import Admission, check_parameter_count
+from flight_gateway.service.caps import announcement
 from flight_gateway.service.executor import Executor
 from flight_gateway.service.planning import Counted, Offloaded, Planning, Streamed
 
@@ -43,13 +44,15 @@ NO_TRANSACTIONS = (
 @dataclass(frozen=True)
 class Planned:
     """A FlightInfo's content: result schema, one ticket (or, offloaded, one endpoint per part),
-    and the row and byte counts when known."""
+    and the row and byte counts when known; `app_metadata` says which result caps apply (and, for
+    a result complete before the FlightInfo, whether one cut it: service/caps.py)."""
 
     schema: pa.Schema
     ticket: bytes
     total_records: int = -1
     endpoints: tuple[fl.FlightEndpoint, ...] = ()
     total_bytes: int = -1
+    app_metadata: bytes = b""
 
 
 class Statements:
@@ -78,14 +81,16 @@ class Statements:
             raise error(ErrorCode.EMPTY_STATEMENT, "the SQL statement is empty")
         plan = self._planning.plan(ctx, sql, params)
         if isinstance(plan, Streamed):
-            return Planned(plan.schema, self.query_ticket(ctx, sql, plan.job_id, params, plan.schema))
+            ticket = self.query_ticket(ctx, sql, plan.job_id, params, plan.schema)
+            return Planned(plan.schema, ticket, app_metadata=announcement(ctx.tenant.limits))
         if isinstance(plan, Offloaded) and self._offload is not None:
             # Offloaded results are complete before the FlightInfo leaves: exact counts.
             result = plan.result
             endpoints = self._offload.part_endpoints(
                 ctx, plan.job_id, (p.path for p in result.parts), result.expires_at
             )
-            return Planned(plan.schema, b"", result.rows, tuple(endpoints), result.bytes)
+            capped = announcement(ctx.tenant.limits, result.truncated)
+            return Planned(plan.schema, b"", result.rows, tuple(endpoints), result.bytes, capped)
         assert isinstance(plan, Counted)  # noqa: S101 - the plans are these three
         count = plan.count
         # Whatever the engine's own reply looks like (DuckDB answers `Success: bool` to some

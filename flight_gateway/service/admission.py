@@ -38,8 +38,8 @@ class Admission:
         self._executor = executor
         self._max_statement_bytes = max_statement_bytes
 
-    def check_text(self, sql: str) -> None:
-        check_statement_text(sql, self._max_statement_bytes)
+    def check_text(self, sql: str, tenant_max_bytes: int | None = None) -> None:
+        check_statement_text(sql, self._max_statement_bytes, tenant_max_bytes=tenant_max_bytes)
 
     def admit(
         self,
@@ -55,7 +55,7 @@ class Admission:
         refusal is recorded as a job of `kind`; a "statement" refused for its parameters is
         recorded as a job of its own kind (query, dml, ...), as it was understood by then."""
         try:
-            self.check_text(sql)
+            self.check_text(sql, ctx.tenant.limits.max_statement_bytes)
             shape = self._executor.describe(ctx, sql, params)
             check_statement(ctx.tenant, shape)
         except GatewayError as err:

@@ -7,7 +7,6 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Future
 from contextlib import ExitStack, contextmanager
 from typing import TypeVar
 
@@ -19,8 +18,9 @@ from flight_gateway.errors import ErrorCode, GatewayError, Status, cancelled, er
 from flight_gateway.jobs import Job, JobState, JobStore, fingerprint
 from flight_gateway.jobs.history import tenant_job
 from flight_gateway.kinds import StatementKind
+from flight_gateway.service.caps import CappedStream, Chunk, ResultCap, complete_head
 from flight_gateway.service.running import CancelOutcome, Running
-from flight_gateway.service.streaming import BatchPump, ClientGone, Opened
+from flight_gateway.service.streaming import BatchPump, ClientGone
 
 log = logging.getLogger("flight_gateway.execution")
 T = TypeVar("T")
@@ -124,7 +124,7 @@ class Executor:
         sql: str,
         params: pa.RecordBatch | None,
         planned: pa.Schema | None = None,
-    ) -> tuple[pa.Schema, Iterator[pa.RecordBatch] | pa.Table]:
+    ) -> tuple[pa.Schema, Iterator[Chunk] | pa.Table]:
         """Start the query now (so errors surface before any data) and stream its batches; a
         result that is complete within the first batches comes back whole, as a table. `planned`
         is the schema admission described (carried in the ticket); without it, it is described."""
@@ -142,12 +142,15 @@ class Executor:
                 # Fast path: errors reach the client as the call's status, before any data.
                 opened = opening.result()
                 schema = opened.reader.schema
-                if opened.exhausted:
-                    table = pa.Table.from_batches(opened.head, schema)
+                # Complete (or cut at a result cap) within the first batches; over a cap: RESULT_LIMIT.
+                whole = complete_head(ctx.tenant.limits, opened)
+                if whole is not None:
                     opened.reader.close()
                     stack.close()
-                    self._finish(job_id, JobState.SUCCEEDED, rows=table.num_rows, bytes_=table.nbytes)
-                    return schema, table
+                    if whole.truncated is not None:
+                        self.jobs.set_truncated(job_id, whole.truncated)
+                    self._finish(job_id, JobState.SUCCEEDED, rows=whole.rows, bytes_=whole.nbytes)
+                    return schema, whole.result
         except GatewayError as err:
             stack.close()
             self.fail(job_id, err)
@@ -155,7 +158,10 @@ class Executor:
         except BaseException:
             stack.close()
             raise
-        return schema, self._batches(job_id, opening, schema, session, stack, ctx.client_gone)
+        capped = CappedStream(
+            ResultCap.of(ctx.tenant.limits), self._pump.batches(opening, schema, session.cancel, ctx.client_gone)
+        )
+        return schema, self._batches(job_id, capped, stack)
 
     def complete(
         self,
@@ -209,23 +215,11 @@ class Executor:
             self.fail(job_id, err)
             raise
 
-    def _batches(
-        self,
-        job_id: str,
-        opening: Future[Opened],
-        schema: pa.Schema,
-        session: EngineSession,
-        stack: ExitStack,
-        client_gone: Callable[[], bool],
-    ) -> Iterator[pa.RecordBatch]:
-        rows = nbytes = 0
+    def _batches(self, job_id: str, capped: CappedStream, stack: ExitStack) -> Iterator[Chunk]:
         state, code, message = JobState.SUCCEEDED, None, None
         sqlstate: str | None = None
         try:
-            for batch in self._pump.batches(opening, schema, session.cancel, client_gone):
-                rows += batch.num_rows
-                nbytes += batch.nbytes
-                yield batch
+            yield from capped  # counts what it yields; stops (and the engine) at a result cap
         except (GeneratorExit, ClientGone) as exc:
             # The client went away mid-stream; the pump has stopped the engine's work.
             state, code, message = JobState.CANCELLED, "CLIENT_DISCONNECTED", "the client closed the stream"
@@ -243,6 +237,9 @@ class Executor:
             raise
         finally:
             stack.close()
+            if capped.truncated is not None:
+                self.jobs.set_truncated(job_id, capped.truncated)
+            rows, nbytes = capped.rows, capped.nbytes
             self._finish(job_id, state, rows=rows, bytes_=nbytes, code=code, message=message, sqlstate=sqlstate)
 
     def update(self, ctx: RequestContext, sql: str, params: pa.RecordBatch | None, kind: StatementKind) -> int:

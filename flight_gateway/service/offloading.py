@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pyarrow as pa
 
@@ -16,6 +17,7 @@ from flight_gateway.context import RequestContext
 from flight_gateway.engines.base import EngineSession, SupportsUnload
 from flight_gateway.jobs.results import result_json
 from flight_gateway.offload import Offload, OffloadedResult, estimated_row_bytes, offload_mode, parquet_compatible
+from flight_gateway.service.caps import CappedOffload, check_unloaded, unload_allowed
 from flight_gateway.service.executor import Executor
 
 log = logging.getLogger("flight_gateway.offload")
@@ -65,25 +67,35 @@ class Offloading:
         can be fetched again later, from any replica)."""
         written: list[OffloadedResult] = []
         location = self._store.location(ctx.tenant, job_id)
+        limits = ctx.tenant.limits
 
         def consume(_: pa.Schema, reader: pa.RecordBatchReader) -> tuple[int, int]:
-            return record(self._store.write(ctx.tenant, job_id, schema, reader))
+            # The tenant's result caps and max_offload_bytes, applied as the parts are written.
+            capped = CappedOffload(limits, reader)
+            result = self._store.write(ctx.tenant, job_id, schema, capped)
+            return record(replace(result, truncated=capped.truncated))
 
         def unload(session: EngineSession, _: pa.Schema) -> tuple[int, int] | None:
             # Engines that write Parquet to S3 themselves (Redshift UNLOAD) put the parts where the
             # store would have; the store adopts them. Any other case: the gateway writes the parts.
             if not isinstance(session, SupportsUnload) or not location.startswith("s3://"):
                 return None
+            if not unload_allowed(limits):  # UNLOAD cannot be cut mid-way: the gateway writes it
+                return None
             try:
                 if not session.unload(sql, params, location):
                     return None
-                return record(self._store.adopt(ctx.tenant, job_id, schema))
+                adopted = self._store.adopt(ctx.tenant, job_id, schema)
+                check_unloaded(limits, adopted.rows, adopted.bytes)  # over a cap: discarded below
+                return record(adopted)
             except BaseException:
                 # A failed UNLOAD may have written some parts (and left multipart uploads open).
                 self._store.discard(ctx.tenant, job_id)
                 raise
 
         def record(result: OffloadedResult) -> tuple[int, int]:
+            if result.truncated is not None:
+                self._executor.jobs.set_truncated(job_id, result.truncated)
             self._executor.jobs.set_offload(job_id, result.location, result.expires_at)
             parts = ((part.path, part.rows) for part in result.parts)
             self._executor.jobs.set_result(job_id, result_json(schema, parts, result.rows, result.bytes))
