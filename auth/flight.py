@@ -9,7 +9,9 @@ refused at once and counted against the username.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pyarrow.flight as fl
@@ -31,6 +33,24 @@ DELIVERY_HEADER = "x-flight-gateway-delivery"
 # Call header naming a client's request, so a retried call returns the first call's outcome instead
 # of running its statement again (captured here as sent; the gateway validates and applies it).
 REQUEST_ID_HEADER = "x-flight-gateway-request-id"
+# Response header of a call refused before it started (HTTP's Retry-After: whole seconds, rounded up).
+RETRY_AFTER_HEADER = "retry-after"
+
+
+@dataclass(frozen=True)
+class CallRefusal:
+    """A call refused as it starts (a rate limit): `code` names the gateway's error code, which the
+    handler raises with `message`; `retry_after` seconds also reach the client as RETRY_AFTER_HEADER."""
+
+    code: str
+    message: str
+    retry_after: float
+
+
+# Whether an identified caller may make a call, by the call's name (a FlightMethod's, e.g.
+# GET_FLIGHT_INFO, or what the handler passes to `AuthMiddleware.gate` once it knows more).
+# Decided in `start_call` because pyarrow asks for response headers before the handler runs.
+CallGate = Callable[[Principal, Tenant, str], CallRefusal | None]
 
 
 def _header(headers: dict[str, list[Any]], name: str) -> str | None:
@@ -102,8 +122,15 @@ class AuthMiddleware(fl.ServerMiddleware):  # type: ignore[misc]
         key_id: str | None,
         delivery_hint: str | None = None,
         client_request_id: str | None = None,
+        *,
+        gate: CallGate | None = None,
+        call: str = "",
     ) -> None:
         self._outcome = outcome
+        self._gate = gate
+        self._call = call
+        # Set when the gate refused this call; the handler raises it (`require` knows nothing of codes).
+        self.refusal: CallRefusal | None = None
         self.delivery_hint = delivery_hint
         self.client_request_id = client_request_id
         self._outgoing = outgoing
@@ -120,6 +147,8 @@ class AuthMiddleware(fl.ServerMiddleware):  # type: ignore[misc]
                 self._limiter.check(f"peer:{peer}")
             if isinstance(self._outcome, _NeedsTlsIdentity):
                 self._outcome = self._from_tls(tls_identity, self._outcome)
+                if not isinstance(self._outcome, AuthError):  # too late for a header, not for the refusal
+                    self.refusal = self.gate(self._call)
             if isinstance(self._outcome, AuthError):
                 if self._limiter is not None and self._outcome.kind is AuthFailure.UNAUTHENTICATED:
                     self._limiter.record_failure(f"peer:{peer}")
@@ -143,6 +172,18 @@ class AuthMiddleware(fl.ServerMiddleware):  # type: ignore[misc]
             return principal, needs.tenant_for(principal)
         except AuthError as err:
             return err
+
+    def gate(self, call: str) -> CallRefusal | None:
+        """Ask the gate about `call` for this caller, for calls decided after `start_call` (once the
+        handler knows what the call is); None without a gate or an identity."""
+        if self._gate is None or not isinstance(self._outcome, tuple):
+            return None
+        return self._gate(*self._outcome, call)
+
+    def refuse(self, refusal: CallRefusal) -> None:
+        """Refuse this call; `start_call` also sends the retry hint as a header."""
+        self.refusal = refusal
+        self._outgoing = {**self._outgoing, RETRY_AFTER_HEADER: str(max(1, math.ceil(refusal.retry_after)))}
 
     def sending_headers(self) -> dict[str, str]:
         return self._outgoing
@@ -168,8 +209,10 @@ class AuthMiddlewareFactory(fl.ServerMiddlewareFactory):  # type: ignore[misc]
         certificate_mapping: CertificateMapping | None = None,
         limiter: FailureLimiter | None = None,
         tls_identity_mapping: CertificateMapping | None = None,
+        call_gate: CallGate | None = None,
     ) -> None:
         self._auth = authenticator
+        self._gate = call_gate
         # mTLS identity mode: calls without credentials in headers are identified by the client
         # certificate gRPC verified (pyarrow exposes it only when no Handshake handler is set).
         self._tls_identity = tls_identity_mapping
@@ -197,13 +240,16 @@ class AuthMiddlewareFactory(fl.ServerMiddlewareFactory):  # type: ignore[misc]
         credential = header.split(" ", 1)[-1].strip() if header else ""
         key_id = api_key_id(credential) if looks_like_api_key(credential) else None
         handshake = info.method == fl.FlightMethod.HANDSHAKE
+        call = str(getattr(info.method, "name", ""))
         username = self._username(header) if handshake else None
         user_agent = _header(headers, "user-agent") or ""
         hint = _header(headers, DELIVERY_HEADER)
         request_id = _header(headers, REQUEST_ID_HEADER)
         if header is None and forwarded is None and self._tls_identity is not None and not handshake:
             needs = _NeedsTlsIdentity(self._tls_identity, self._auth.tenant_for)
-            return AuthMiddleware(needs, {}, user_agent, self._limiter, "mtls", None, hint, request_id)
+            return AuthMiddleware(
+                needs, {}, user_agent, self._limiter, "mtls", None, hint, request_id, gate=self._gate, call=call
+            )
         try:
             if handshake and username and self._limiter is not None:
                 self._limiter.check(f"user:{username}")
@@ -233,9 +279,13 @@ class AuthMiddlewareFactory(fl.ServerMiddlewareFactory):  # type: ignore[misc]
                     "success", principal.method, subject=principal.subject, tenant=tenant.id, key_id=principal.key_id
                 ),
             )
-        return AuthMiddleware(
-            (principal, tenant), outgoing, user_agent, self._limiter, method, key_id, hint, request_id
+        middleware = AuthMiddleware(
+            (principal, tenant), outgoing, user_agent, self._limiter, method, key_id, hint, request_id, gate=self._gate
         )
+        refusal = None if handshake else middleware.gate(call)
+        if refusal is not None:
+            middleware.refuse(refusal)
+        return middleware
 
     @staticmethod
     def _username(header: str | None) -> str | None:

@@ -29,6 +29,7 @@ from flight_gateway.engines.registry import create_embedded_engines, create_engi
 from flight_gateway.jobs import JobHousekeeper, JobStore
 from flight_gateway.jobs.idempotency import RequestIds
 from flight_gateway.offload import Offload, OffloadSweeper
+from flight_gateway.protocol.calls import rate_gate
 from flight_gateway.protocol.info import ServerInfo
 from flight_gateway.protocol.offloaded import OffloadDelivery
 from flight_gateway.protocol.server import GatewayFlightServer
@@ -38,6 +39,7 @@ from flight_gateway.service.admission import Admission
 from flight_gateway.service.detached import DetachedJobs
 from flight_gateway.service.executor import Executor
 from flight_gateway.service.offloading import Offloading
+from flight_gateway.service.rate import RequestRates
 from flight_gateway.service.streaming import BatchPump
 
 log = logging.getLogger("flight_gateway")
@@ -139,6 +141,8 @@ def build(settings: Settings, *, clock: Callable[[], float] = time.time) -> Gate
     signer = TicketSigner([keys[active], *(key for kid, key in keys.items() if kid != active)], clock)
     offload = offload_target(settings, clock)
     sweeper = OffloadSweeper(offload, settings.offload_sweep_seconds)
+    # Per replica: each gateway process counts its own calls (docs/admission.md, Rate limits).
+    gate = rate_gate(RequestRates(clock))
     try:
         sweeper.start()  # expired results of earlier runs go before this one serves
         offloading = Offloading(
@@ -157,7 +161,7 @@ def build(settings: Settings, *, clock: Callable[[], float] = time.time) -> Gate
             signer=signer,
             info=ServerInfo(engines),
             ticket_ttl=settings.ticket_ttl_seconds,
-            middleware={MIDDLEWARE_KEY: auth_middleware(settings, authenticate, mapping, limiter)},
+            middleware={MIDDLEWARE_KEY: auth_middleware(settings, authenticate, mapping, limiter, gate)},
             # pyarrow reveals the client certificate's identity only without a Handshake handler.
             auth_handler=None if settings.tls_client_identity else NoopHandshake(),
             tls=tls,

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from auth import Authenticator, Tenant, TokenSigner, User, hash_password
 from auth.api_keys import ApiKeyVerifier, api_key_record_from_mapping
 from auth.client_certs import CertField, CertificateMapping, CertificateRule
-from auth.flight import AuthMiddlewareFactory
+from auth.flight import AuthMiddlewareFactory, CallGate
 from auth.jwt_issuer import JwtIssuer
 from auth.jwt_verifier import JwtVerifier
 from auth.model import TenantLimits
@@ -144,12 +144,15 @@ def auth_middleware(
     authenticator: Authenticator,
     mapping: CertificateMapping | None,
     limiter: FailureLimiter,
+    call_gate: CallGate | None = None,
 ) -> AuthMiddlewareFactory:
-    """The middleware that turns each call's credentials into a principal and its tenant."""
+    """The middleware that turns each call's credentials into a principal and its tenant (and asks
+    `call_gate` whether that caller may make the call: rate limits)."""
     return AuthMiddlewareFactory(
         authenticator,
         settings.client_cert_header,
         mapping,
         limiter,
         tls_identity_mapping=mapping if settings.tls_client_identity else None,
+        call_gate=call_gate,
     )

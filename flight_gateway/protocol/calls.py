@@ -1,7 +1,8 @@
 """One Flight call's plumbing: who calls (a RequestContext from the auth middleware), errors made
 Flight statuses (GatewayErrors by their code; anything unexpected as INTERNAL with a request id, the
 traceback to the log, never to the client), a streamed result's errors alike, the command of a
-descriptor, and whether the client is still there (`CallLiveness`)."""
+descriptor, whether the client is still there (`CallLiveness`), and which calls count against a tenant's
+requests_per_minute (`rate_gate`, asked by the auth middleware as each call starts)."""
 
 from __future__ import annotations
 
@@ -11,19 +12,55 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
-import pyarrow as pa
 import pyarrow.flight as fl
 from google.protobuf import message
 
-from auth.flight import MIDDLEWARE_KEY, AuthMiddleware
+from auth.flight import MIDDLEWARE_KEY, AuthMiddleware, CallGate, CallRefusal
+from auth.model import Principal, Tenant
 from flight_gateway.context import RequestContext
 from flight_gateway.errors import ErrorCode, GatewayError, error
 from flight_gateway.jobs.idempotency import client_request_id
 from flight_gateway.protocol.commands import unpack
 from flight_gateway.protocol.status import to_flight_error
+from flight_gateway.service.rate import RequestRates, whole_seconds
 
 log = logging.getLogger("flight_gateway.protocol")
 T = TypeVar("T")
+
+# Calls that start work take one of the tenant's requests_per_minute. Not Handshake (a login), not
+# DoGet (it redeems a ticket whose GetFlightInfo was counted), not ListActions (no work), and no
+# action that closes or cancels: those free resources, and a throttled client must still stop its work.
+_COUNTED = frozenset({"LIST_FLIGHTS", "GET_FLIGHT_INFO", "POLL_FLIGHT_INFO", "GET_SCHEMA", "DO_PUT", "DO_EXCHANGE"})
+# DoAction is decided by its type, which only the handler knows: `run_call(..., action=type)`.
+_ACTION = "DO_ACTION:"
+_FREEING_ACTIONS = ("Close", "Cancel", "End")
+
+
+def counts_against_rate(call: str) -> bool:
+    """Whether the call (a FlightMethod name, or DO_ACTION:<type>) takes a requests_per_minute token."""
+    if call.startswith(_ACTION):
+        return not call.removeprefix(_ACTION).startswith(_FREEING_ACTIONS)
+    return call in _COUNTED
+
+
+def rate_gate(rates: RequestRates) -> CallGate:
+    """The auth middleware's call gate: refuses a counted call when its tenant's bucket is empty."""
+
+    def gate(principal: Principal, tenant: Tenant, call: str) -> CallRefusal | None:
+        if not counts_against_rate(call):
+            return None
+        wait = rates.take(tenant, call)
+        if wait is None:
+            return None
+        limits = tenant.limits
+        burst = limits.requests_burst or limits.requests_per_minute
+        message = (
+            f"tenant {tenant.id} made more calls than its limit of {limits.requests_per_minute} per minute "
+            f"(burst {burst}) on this gateway; retry after {whole_seconds(wait)} s"
+        )
+        return CallRefusal(ErrorCode.RATE_LIMITED.name, message, wait)
+
+    return gate
 
 
 class CallLiveness:
@@ -46,11 +83,15 @@ class CallLiveness:
             self._call = None
 
 
-def request_context(call: fl.ServerCallContext, liveness: CallLiveness) -> RequestContext:
+def request_context(call: fl.ServerCallContext, liveness: CallLiveness, action: str | None = None) -> RequestContext:
+    """The caller's context; a call its gate refused (a rate limit) fails here, with its retry hint."""
     mw: AuthMiddleware | None = call.get_middleware(MIDDLEWARE_KEY)
     if mw is None:  # every call gets the middleware; this would be a wiring bug
         raise error(ErrorCode.NO_CREDENTIALS, "authentication required")
     principal, tenant = mw.require(call.peer(), call.peer_identity())
+    refusal = mw.refusal if action is None else mw.refusal or mw.gate(_ACTION + action)
+    if refusal is not None:
+        raise error(ErrorCode[refusal.code], refusal.message, retry_after=refusal.retry_after)
     return RequestContext(
         principal=principal,
         tenant=tenant,
@@ -68,12 +109,15 @@ def run_call(
     what: str,
     fn: Callable[[RequestContext], T],
     liveness: CallLiveness | None = None,
+    *,
+    action: str | None = None,
 ) -> T:
-    """Run `fn` for the call; a caller passing its own `liveness` ends it when its stream ends."""
+    """Run `fn` for the call; a caller passing its own `liveness` ends it when its stream ends.
+    A DoAction names its `action` type, which decides whether it counts against the tenant's rate."""
     request_id = "-"
     live = CallLiveness(call) if liveness is None else liveness
     try:
-        ctx = request_context(call, live)
+        ctx = request_context(call, live, action)
         request_id = ctx.request_id
         return fn(ctx)
     except GatewayError as err:
@@ -90,8 +134,9 @@ def run_call(
             live.end()
 
 
-def guarded(batches: Iterator[pa.RecordBatch], request_id: str, liveness: CallLiveness) -> Iterator[pa.RecordBatch]:
-    """Errors raised mid-stream get the same treatment as errors before it."""
+def guarded(batches: Iterator[T], request_id: str, liveness: CallLiveness) -> Iterator[T]:
+    """Errors raised mid-stream get the same treatment as errors before it (`batches`: record
+    batches, or (batch, app_metadata) pairs)."""
     try:
         yield from batches
     except GatewayError as err:

@@ -247,5 +247,8 @@ class GatewayFlightServer(fl.FlightServerBase):  # type: ignore[misc]
 
     def do_action(self, context: fl.ServerCallContext, action: fl.Action) -> Iterator[bytes]:
         body = action.body.to_pybytes() if action.body is not None else b""
-        results = run_call(context, "DoAction", lambda ctx: self._actions.run(ctx, action.type, body))
+        # The action's type decides whether it counts against the tenant's requests_per_minute.
+        results = run_call(
+            context, "DoAction", lambda ctx: self._actions.run(ctx, action.type, body), action=action.type
+        )
         return iter(results)

@@ -6,6 +6,10 @@ NOT_FOUND and UNIMPLEMENTED come only from Arrow exceptions, whose gRPC message 
 with the Python traceback it formats through `traceback.format_exception`. `install_formatter`
 replaces that text, for our own exception class only, with the stable error code and request id,
 so a client never sees a traceback.
+
+An error with a retry hint (`retry_after`: rate limits, queues) says it in the message ("retry after
+N s") and, where pyarrow can send one, in the `grpc-status-details-bin` trailer as a google.rpc.Status
+with RetryInfo and ErrorInfo (`rpc_status.py`).
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ import pyarrow as pa
 import pyarrow.flight as fl
 
 from flight_gateway.errors import GatewayError, Status
+from flight_gateway.protocol.rpc_status import status_details
+from flight_gateway.service.rate import whole_seconds
 
 
 class _ClientFacing:
@@ -67,7 +73,7 @@ class Internal(_ClientFacing, fl.FlightInternalError):  # type: ignore[misc]
     pass
 
 
-_FLIGHT: dict[Status, Callable[[str], Exception]] = {
+_FLIGHT: dict[Status, type[fl.FlightError]] = {
     Status.UNAUTHENTICATED: Unauthenticated,
     Status.PERMISSION_DENIED: PermissionDenied,
     Status.UNAVAILABLE: Unavailable,
@@ -83,17 +89,35 @@ _ARROW: dict[Status, Callable[[str], Exception]] = {
     Status.NOT_FOUND: NotFound,
     Status.UNIMPLEMENTED: Unimplemented,
 }
+# The gRPC code each Flight class goes out as: a details trailer must name the same one.
+_GRPC_CODE: dict[type[fl.FlightError], int] = {
+    Unauthenticated: 16, PermissionDenied: 7, Unavailable: 14, TimedOut: 4, Cancelled: 1, Internal: 13,
+}  # fmt: skip
 
 
 def to_flight_error(error: GatewayError, request_id: str) -> Exception:
     """The exception to raise from a Flight handler for `error`."""
+    message = error.message
+    exc: Exception
     detail = f"error_code={error.code} request_id={request_id}"
+    if error.retry_after is not None:
+        seconds = whole_seconds(error.retry_after)
+        if "retry after" not in message:
+            message = f"{message}; retry after {seconds} s"
+        detail += f" retry_after={seconds}"
     if error.status in _FLIGHT:
-        exc = _FLIGHT[error.status](f"{error.message} [{detail}]")
+        kind = _FLIGHT[error.status]
+        text = f"{message} [{detail}]"
+        if error.retry_after is None:
+            exc = kind(text)
+        else:
+            trailer = status_details(_GRPC_CODE[kind], text, error.code, error.status.value, seconds)
+            exc = kind(text, trailer)
     else:
-        exc = _ARROW[error.status](error.message)
-    assert isinstance(exc, _ClientFacing)  # noqa: S101 - the tables above only hold those
-    exc.detail = detail
+        exc = _ARROW[error.status](message)
+    facing = exc
+    assert isinstance(facing, _ClientFacing)  # noqa: S101 - the tables above only hold those
+    facing.detail = detail
     return exc
 
 
