@@ -20,6 +20,7 @@ from flight_gateway.jobs.models import Job, JobState
 from flight_gateway.jobs.results import StoredResult, stored_result
 from flight_gateway.jobs.store import JobStore
 from flight_gateway.protocol.offloaded import OffloadDelivery
+from flight_gateway.service.caps import announcement
 
 log = logging.getLogger("flight_gateway.jobs")
 PATH_PREFIX = b"jobs"
@@ -53,7 +54,8 @@ class JobResults:
         result, expires_at = self.available(job)
         assert self._offload is not None  # noqa: S101 - available() refuses without offload
         endpoints = self._offload.part_endpoints(ctx, job.id, (path for path, _ in result.parts), expires_at)
-        return fl.FlightInfo(result.schema, descriptor, endpoints, result.rows, result.bytes)
+        capped = announcement(ctx.tenant.limits, job.truncated)
+        return fl.FlightInfo(result.schema, descriptor, endpoints, result.rows, result.bytes, app_metadata=capped)
 
     def available(self, job: Job) -> tuple[StoredResult, float]:
         """The job's stored result and its expiry, or why there is none (the error tells what to do)."""

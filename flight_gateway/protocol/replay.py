@@ -15,6 +15,7 @@ from flight_gateway.protocol.job_results import JobResults
 from flight_gateway.protocol.offloaded import OffloadDelivery
 from flight_gateway.protocol.statements import UPDATE_RESULT_SCHEMA, Planned, Statements
 from flight_gateway.protocol.tickets import CountTicket
+from flight_gateway.service.caps import announcement
 from flight_gateway.service.replay import Replays
 
 
@@ -38,13 +39,15 @@ class ReplayedPlans:
                 self._offload is not None and self._offload.wanted(ctx, sql, params, schema)
             ):
                 # A streamed query runs when its ticket is read: the retry gets a ticket for the same job.
-                return Planned(schema, self._statements.query_ticket(ctx, sql, job.id, params, schema))
+                ticket = self._statements.query_ticket(ctx, sql, job.id, params, schema)
+                return Planned(schema, ticket, app_metadata=announcement(ctx.tenant.limits))
             job = self._replays.finished(ctx, job)
             result, expires_at = self._results.available(job)
             assert self._offload is not None  # noqa: S101 - an offloaded job implies offload
             paths = (path for path, _ in result.parts)
             endpoints = tuple(self._offload.part_endpoints(ctx, job.id, paths, expires_at))
-            return Planned(result.schema, b"", result.rows, endpoints, result.bytes)
+            capped = announcement(ctx.tenant.limits, job.truncated)
+            return Planned(result.schema, b"", result.rows, endpoints, result.bytes, capped)
         count = self._replays.count(ctx, job)
         return Planned(UPDATE_RESULT_SCHEMA, self._statements.ticket(ctx, CountTicket(count)), total_records=1)
 

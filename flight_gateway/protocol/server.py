@@ -106,7 +106,10 @@ class GatewayFlightServer(fl.FlightServerBase):  # type: ignore[misc]
                 return self._results.flight_info(ctx, job_id_of(list(descriptor.path)), descriptor)
             planned = self._plan(ctx, command_of(descriptor))
             endpoints = list(planned.endpoints) or [fl.FlightEndpoint(planned.ticket, [])]
-            return fl.FlightInfo(planned.schema, descriptor, endpoints, planned.total_records, planned.total_bytes)
+            return fl.FlightInfo(
+                planned.schema, descriptor, endpoints, planned.total_records, planned.total_bytes,
+                app_metadata=planned.app_metadata,
+            )  # fmt: skip
 
         return run_call(context, "GetFlightInfo", run)
 

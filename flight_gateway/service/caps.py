@@ -54,9 +54,9 @@ def announcement(limits: TenantLimits, truncated: str | None = None) -> bytes:
     """A FlightInfo's app_metadata for a tenant with result caps (empty without): which caps apply
     and the mode, and (for results complete before the FlightInfo, offloaded) what was cut."""
     cap = ResultCap.of(limits)
-    if cap is None:
+    if cap is None and truncated is None:
         return b""
-    facts = cap.describe()
+    facts = {} if cap is None else cap.describe()  # the caps may have changed since it was cut
     if truncated is not None:
         facts["truncated"] = truncated
     return json.dumps({KEY: facts}, sort_keys=True).encode()
