@@ -22,12 +22,6 @@ class StatementKind(enum.Enum):
     DETACHED = "detached"  # a detached job (SubmitJob)
 
 
-# What SQL text can be (a describe's answers): a tenant allowed all of them runs any statement.
-SQL_KINDS = frozenset({StatementKind.QUERY, StatementKind.DML, StatementKind.DDL, StatementKind.OTHER})
-# What a tenant may be allowed (`allowed_statements`): SQL, and bulk ingestion.
-STATEMENT_CLASSES = SQL_KINDS | {StatementKind.INGEST}
-
-
 class StatementClass(enum.Enum):
     """What a statement may do, for tenants' allowances (`allowed_statements` names these values).
 

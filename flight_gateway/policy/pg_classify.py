@@ -1,4 +1,5 @@
-"""What a PostgreSQL or Redshift statement does, read from its tokens (`pg_lexer`).
+"""What a PostgreSQL or Redshift statement does, read from its tokens (`pg_lexer`): the guard under
+the parse tree's reading (`pg_statements`), and the whole reading of utility statements.
 
 A tenant's allowances are checked against these classes, so the reading fails closed: text that
 cannot be read (unterminated, several statements, unbalanced parentheses), that reads differently
@@ -12,34 +13,27 @@ PREPARE's and DECLARE's statements.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import product
 
-from flight_gateway.kinds import StatementKind
+from flight_gateway.engines.base import StatementComplexity
+from flight_gateway.kinds import StatementClass
+from flight_gateway.policy.pg_keywords import BY_KEYWORD, OPAQUE
 from flight_gateway.policy.pg_lexer import Lexed, LexError, Reading, Token, TokenType, lex
 
-QUERY, DML, DDL, OTHER = StatementKind.QUERY, StatementKind.DML, StatementKind.DDL, StatementKind.OTHER
-_DML = frozenset({"INSERT", "UPDATE", "DELETE", "MERGE"})
-_DDL = frozenset({"CREATE", "DROP", "ALTER", "TRUNCATE", "COMMENT", "GRANT", "REVOKE", "REINDEX", "CLUSTER",
-                  "REFRESH", "SECURITY", "IMPORT", "REASSIGN", "VACUUM", "ANALYZE", "ANALYSE"})  # fmt: skip
-TRANSACTION_CONTROL = frozenset({"BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT", "SAVEPOINT", "RELEASE"})
-_OTHER = TRANSACTION_CONTROL | {"SET", "RESET", "DISCARD", "LISTEN", "NOTIFY", "UNLISTEN", "LOAD", "LOCK",
-                                "DEALLOCATE", "FETCH", "MOVE", "CLOSE", "CHECKPOINT", "UNLOAD", "CANCEL"}  # fmt: skip
-_QUERY = frozenset({"SELECT", "VALUES", "TABLE", "SHOW"})
-_OPAQUE = {
-    "DO": "DO runs procedural code the gateway cannot see into",
-    "CALL": "CALL runs a procedure the gateway cannot see into",
-    "EXECUTE": "EXECUTE runs a prepared statement the gateway cannot see",
-}
+C = StatementClass
 _FALSE = frozenset({"FALSE", "FALS", "FAL", "FA", "F", "OFF", "OF", "NO", "N", "0"})
 
 
 @dataclass(frozen=True)
 class Classified:
-    kinds: frozenset[StatementKind]  # what the statement does (empty when there is a problem)
+    classes: frozenset[StatementClass]  # what the statement does (empty when there is a problem)
     keywords: tuple[str, ...]  # the first keyword of the statement and of each statement in it
     problem: str | None = None  # why the statement cannot be classified
     readable: bool = True  # False: the text itself could not be read unambiguously
+    inner: int | None = None  # where the statement an EXPLAIN ANALYZE, PREPARE or DECLARE holds starts
+    several: bool = False  # the text holds several statements
+    complexity: StatementComplexity | None = None  # from the parse tree (`pg_statements`)
 
     @property
     def keyword(self) -> str:
@@ -67,7 +61,7 @@ def classify(sql: str) -> Classified:
     keywords = tuple(dict.fromkeys(k for result in results for k in result.keywords))
     if failures and not results:
         return Classified(frozenset(), keywords, failures[0], readable=False)
-    if failures or len({(r.kinds, r.problem, r.keywords) for r in results}) > 1:
+    if failures or len({(r.classes, r.problem, r.keywords) for r in results}) > 1:
         problem = (
             "the text reads differently depending on server settings and versions: write backslashes "
             "in E'' strings and use only ASCII spaces outside quotes"
@@ -103,7 +97,8 @@ def _classify_tokens(tokens: list[Token]) -> Classified:
         return Classified(frozenset(), (), "the text holds no statement", readable=False)
     if len(statements) > 1:
         keywords = tuple(k for s in statements for k in _statement(s).keywords)
-        return Classified(frozenset(), keywords, "the text holds several statements; send one at a time", False)
+        return Classified(frozenset(), keywords, "the text holds several statements; send one at a time", False,
+                          several=True)  # fmt: skip
     return _statement(statements[0])
 
 
@@ -163,16 +158,15 @@ def _statement(tokens: list[Token]) -> Classified:  # one branch per leading key
         return _prepare(rest)
     if keyword == "DECLARE":
         return _declare(rest)
-    if keyword in _OPAQUE:
-        return _unknown(_OPAQUE[keyword], keyword)
+    if keyword in OPAQUE:
+        return _unknown(OPAQUE[keyword], keyword)
     if keyword in ("SELECT", "VALUES", "TABLE"):
-        return Classified(_query_kinds(rest), (keyword,))
+        return Classified(_query_classes(rest), (keyword,))
     if keyword == "COPY":  # COPY … FROM writes rows; COPY (query) TO and COPY table TO do not
         reads_in = any(t.keyword == "FROM" for _, t in _top_level(rest))
-        return Classified(frozenset({DML if reads_in else OTHER}), (keyword,))
-    for kinds, words in ((QUERY, _QUERY), (DML, _DML), (DDL, _DDL), (OTHER, _OTHER)):
-        if keyword in words:
-            return Classified(frozenset({kinds}), (keyword,))
+        return Classified(frozenset({C.DATA_MOVEMENT, C.DML} if reads_in else {C.DATA_MOVEMENT}), (keyword,))
+    if keyword in BY_KEYWORD:
+        return Classified(frozenset({BY_KEYWORD[keyword]}), (keyword,))
     return _unknown(f"statements starting with {keyword} are not known to the gateway", keyword)
 
 
@@ -188,7 +182,7 @@ def _top_level(tokens: list[Token]) -> Iterator[tuple[int, Token]]:
             depth += 1
 
 
-def _query_kinds(tokens: list[Token]) -> frozenset[StatementKind]:
+def _query_classes(tokens: list[Token]) -> frozenset[StatementClass]:
     """A SELECT is a query, unless it creates a table (SELECT … INTO) or hides a data-modifying
     statement in parentheses (PostgreSQL refuses those; the gateway does not rely on it)."""
     into = modifies = False
@@ -202,10 +196,10 @@ def _query_kinds(tokens: list[Token]) -> frozenset[StatementKind]:
                 depth -= 1
         elif depth == 0 and token.type is TokenType.WORD and len(token.text) == 4 and token.keyword == "INTO":
             into = True
-    kinds = {DDL if into else QUERY}
+    classes = {C.DDL, C.QUERY} if into else {C.QUERY}  # SELECT … INTO creates a table from a query
     if modifies:
-        kinds.add(DML)
-    return frozenset(kinds)
+        classes.add(C.DML)
+    return frozenset(classes)
 
 
 def _modifies(tokens: list[Token], at: int) -> bool:
@@ -219,14 +213,14 @@ def _modifies(tokens: list[Token], at: int) -> bool:
     return False
 
 
-def _combined(kinds: Iterable[StatementKind], parts: list[Classified], *keywords: str) -> Classified:
-    """A statement doing `kinds` that holds statements (`parts`) which run, or may run, with it:
+def _combined(classes: Iterable[StatementClass], parts: list[Classified], *keywords: str) -> Classified:
+    """A statement doing `classes` that holds statements (`parts`) which run, or may run, with it:
     what they do is added, except reading (a query inside a statement is part of what it does)."""
     keywords = (*keywords, *(k for part in parts for k in part.keywords))
     for part in parts:
         if part.problem is not None:
             return Classified(frozenset(), keywords, part.problem, part.readable)
-    return Classified(frozenset(set(kinds).union(*(part.kinds - {QUERY} for part in parts))), keywords)
+    return Classified(frozenset(set(classes).union(*(part.classes - {C.QUERY} for part in parts))), keywords)
 
 
 def _with(tokens: list[Token]) -> Classified:
@@ -260,7 +254,7 @@ def _with(tokens: list[Token]) -> Classified:
             break
         at += 1
     main = _statement(tokens[at:])
-    return _combined(main.kinds, [main, *bodies], "WITH")
+    return _combined(main.classes, [main, *bodies], "WITH")
 
 
 def _explain(tokens: list[Token]) -> Classified:
@@ -276,9 +270,10 @@ def _explain(tokens: list[Token]) -> Classified:
             analyze = analyze or _word(tokens, at) != "VERBOSE"
             at += 1
     inner = _statement(tokens[at:])
+    start = tokens[at].at if at < len(tokens) else None
     if inner.problem is not None or analyze:
-        return Classified(inner.kinds, ("EXPLAIN", *inner.keywords), inner.problem, inner.readable)
-    return Classified(frozenset({QUERY}), ("EXPLAIN", *inner.keywords))
+        return Classified(inner.classes, ("EXPLAIN", *inner.keywords), inner.problem, inner.readable, start)
+    return Classified(frozenset({C.QUERY}), ("EXPLAIN", *inner.keywords))  # it only plans
 
 
 def _is_false(value: list[Token]) -> bool:
@@ -291,18 +286,23 @@ def _is_false(value: list[Token]) -> bool:
 def _prepare(tokens: list[Token]) -> Classified:
     """PREPARE name [(types)] AS statement; PREPARE TRANSACTION 'id'."""
     if _word(tokens, 0) == "TRANSACTION":
-        return Classified(frozenset({OTHER}), ("PREPARE",))
+        return Classified(frozenset({C.TRANSACTION}), ("PREPARE",))
     at = 1
     if _is(tokens, at, "("):
         at = _group_end(tokens, at)
     if _word(tokens, at) != "AS":
         return _unknown("a PREPARE statement could not be read", "PREPARE")
-    return _combined({OTHER}, [_statement(tokens[at + 1 :])], "PREPARE")
+    return _at(_combined({C.PROCEDURAL}, [_statement(tokens[at + 1 :])], "PREPARE"), tokens, at + 1)
 
 
 def _declare(tokens: list[Token]) -> Classified:
     """DECLARE name [options] CURSOR [WITH[OUT] HOLD] FOR statement."""
     for at, token in _top_level(tokens):
         if token.keyword == "FOR":
-            return _combined({OTHER}, [_statement(tokens[at + 1 :])], "DECLARE")
+            return _at(_combined({C.PROCEDURAL}, [_statement(tokens[at + 1 :])], "DECLARE"), tokens, at + 1)
     return _unknown("a DECLARE statement could not be read", "DECLARE")
+
+
+def _at(classified: Classified, tokens: list[Token], at: int) -> Classified:
+    """`classified`, knowing where the statement it holds starts (tokens[at])."""
+    return replace(classified, inner=tokens[at].at) if at < len(tokens) else classified

@@ -36,6 +36,7 @@ class TokenType(enum.Enum):
 class Token:
     type: TokenType
     text: str  # as written
+    at: int = 0  # where it starts in the text
 
     @property
     def keyword(self) -> str:
@@ -140,7 +141,7 @@ def lex(sql: str, reading: Reading | None = None) -> Lexed:
             token_type = _KINDS.get(kind or "")
             if token_type is not None:
                 text = match.group()
-                append(Token(token_type, text))
+                append(Token(token_type, text, match.start()))
                 if kind == "word":
                     unicode_space = unicode_space or (not text.isascii() and bool(_UNICODE_SPACE.search(text)))
                 elif kind == "str" or kind == "nstr":

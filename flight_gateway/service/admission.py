@@ -14,8 +14,8 @@ import pyarrow as pa
 from flight_gateway.context import RequestContext
 from flight_gateway.engines.base import IngestTarget, StatementShape
 from flight_gateway.errors import ErrorCode, GatewayError, error
-from flight_gateway.kinds import StatementKind
-from flight_gateway.policy import check_statement, check_statement_class
+from flight_gateway.kinds import StatementClass, StatementKind
+from flight_gateway.policy import check_complexity, check_statement, check_statement_class
 from flight_gateway.policy.statement_text import check_statement_text
 from flight_gateway.service.executor import Executor
 
@@ -58,6 +58,7 @@ class Admission:
             self.check_text(sql, ctx.tenant.limits.max_statement_bytes)
             shape = self._executor.describe(ctx, sql, params)
             check_statement(ctx.tenant, shape)
+            check_complexity(ctx.tenant, shape)
         except GatewayError as err:
             self.refuse(ctx, sql, kind, err)
             raise
@@ -70,7 +71,7 @@ class Admission:
         return shape
 
     def allow_ingest(self, ctx: RequestContext) -> None:
-        check_statement_class(ctx.tenant, StatementKind.INGEST)
+        check_statement_class(ctx.tenant, StatementClass.INGEST)
 
     def check_ingest_target(self, target: IngestTarget) -> None:
         for name in (target.table, target.schema, target.catalog):

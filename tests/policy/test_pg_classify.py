@@ -8,9 +8,9 @@ import pytest
 from statement_spellings import QUERIES, REDSHIFT_REFUSED, SPELLINGS, Spelling, nested
 
 from auth import Tenant
-from flight_gateway.engines.base import StatementKind, StatementShape
+from flight_gateway.engines.base import StatementClass, StatementKind, StatementShape
 from flight_gateway.engines.pgwire.sql import first_keyword, statement_kind
-from flight_gateway.engines.redshift.session import refuse_session_and_s3_statements
+from flight_gateway.engines.redshift.classes import refuse_session_and_s3_statements
 from flight_gateway.errors import GatewayError, Status
 from flight_gateway.policy import check_statement
 from flight_gateway.policy.pg_classify import classify
@@ -21,9 +21,10 @@ WRITES = {
     "insert": "InSeRt INTO shared.notes (body) VALUES ('x')",
     "delete": "delete from shared.notes",
 }
-QUERY_AND_OTHER = Tenant(id="qo", allowed_statements=frozenset({"query", "other"}))
+OTHER = frozenset({"transaction", "session", "admin", "data_movement", "procedural"})
+QUERY_AND_OTHER = Tenant(id="qo", allowed_statements=frozenset({"query"}) | OTHER)
 EVERYTHING = Tenant(id="all")
-SCHEMA = StatementShape(StatementKind.OTHER, pa.schema([]), pa.schema([]))
+SCHEMA = StatementShape(StatementKind.OTHER, pa.schema([]), pa.schema([]), frozenset())
 # Transaction control answers as on every engine (no SQL transactions); the rest are refusals.
 REDSHIFT_REFUSALS = {
     "STATEMENT_NOT_ALLOWED": Status.PERMISSION_DENIED,
@@ -40,13 +41,13 @@ def test_adversarial_spellings_are_seen_for_what_they_do(spelling: Spelling, wri
         assert classified.problem is not None, classified
         return
     assert classified.problem is None, classified
-    assert StatementKind(spelling.expected) in classified.kinds, classified
+    assert StatementClass(spelling.expected) in classified.classes, classified
 
 
 def test_there_are_at_least_thirty_spellings_and_every_depth() -> None:
     assert len(SPELLINGS) >= 30 and len(REDSHIFT_REFUSED) >= 30
     for depth in range(1, 6):
-        assert classify(f"{nested(depth)} UPDATE t SET a = 1").kinds == {StatementKind.DML}
+        assert classify(f"{nested(depth)} UPDATE t SET a = 1").classes == {StatementClass.DML}
         assert nested(depth).count("/*") == depth
 
 
@@ -54,7 +55,7 @@ def test_there_are_at_least_thirty_spellings_and_every_depth() -> None:
 def test_a_tenant_allowed_query_and_other_is_refused_every_spelling(spelling: Spelling) -> None:
     classified = classify(spelling.render(WRITES["update"]))
     shape = StatementShape(
-        statement_kind("", False, classified), SCHEMA.schema, SCHEMA.schema, classified.kinds, classified.problem
+        statement_kind("", False, classified), SCHEMA.schema, SCHEMA.schema, classified.classes, classified.problem
     )
     with pytest.raises(GatewayError) as refused:
         check_statement(QUERY_AND_OTHER, shape)
@@ -74,14 +75,14 @@ def test_redshift_refusals_hold_under_every_spelling(name: str, sql: str) -> Non
 def test_analytical_queries_stay_queries(sql: str) -> None:
     classified = classify(sql)
     assert classified.problem is None, classified
-    assert classified.kinds == {StatementKind.QUERY}, classified
+    assert classified.classes == {StatementClass.QUERY}, classified
     refuse_session_and_s3_statements(classified)  # nothing Redshift refuses
     check_statement(Tenant(id="ro", allowed_statements=frozenset({"query"})), _shape(sql))
 
 
 def _shape(sql: str) -> StatementShape:
     classified = classify(sql)
-    return StatementShape(StatementKind.QUERY, SCHEMA.schema, SCHEMA.schema, classified.kinds, classified.problem)
+    return StatementShape(StatementKind.QUERY, SCHEMA.schema, SCHEMA.schema, classified.classes, classified.problem)
 
 
 @pytest.mark.parametrize(
@@ -92,15 +93,18 @@ def _shape(sql: str) -> StatementShape:
         ("EXPLAIN ANALYZE DELETE FROM t", {"dml"}),
         ("EXPLAIN (ANALYZE false) DELETE FROM t", {"query"}),
         ("EXPLAIN ANALYZE CREATE TABLE t2 AS SELECT 1", {"ddl"}),
-        ("PREPARE p AS SELECT 1", {"other"}),
-        ("PREPARE p (int) AS UPDATE t SET a = $1", {"other", "dml"}),
-        ("PREPARE TRANSACTION 'x'", {"other"}),
-        ("DECLARE c CURSOR WITH HOLD FOR SELECT 1", {"other"}),
-        ("SELECT 1 AS a INTO t2", {"ddl"}),
-        ("COPY t FROM STDIN", {"dml"}),
-        ("COPY (SELECT * FROM t) TO STDOUT", {"other"}),
-        ("SET search_path TO x", {"other"}),
-        ("VACUUM t", {"ddl"}),
+        ("PREPARE p AS SELECT 1", {"procedural"}),
+        ("PREPARE p (int) AS UPDATE t SET a = $1", {"procedural", "dml"}),
+        ("PREPARE TRANSACTION 'x'", {"transaction"}),
+        ("DECLARE c CURSOR WITH HOLD FOR SELECT 1", {"procedural"}),
+        ("SELECT 1 AS a INTO t2", {"ddl", "query"}),
+        ("COPY t FROM STDIN", {"data_movement", "dml"}),
+        ("COPY (SELECT * FROM t) TO STDOUT", {"data_movement"}),
+        ("SET search_path TO x", {"session"}),
+        ("SHOW search_path", {"session"}),
+        ("VACUUM t", {"admin"}),
+        ("GRANT SELECT ON t TO u", {"admin"}),
+        ("BEGIN", {"transaction"}),
         ("MERGE INTO t USING s ON t.a = s.a WHEN MATCHED THEN DELETE", {"dml"}),
         ("SELECT E'\\'; DELETE FROM t; --' AS s", {"query"}),
         ("SELECT $$ '; DELETE FROM t; $$ AS s", {"query"}),
@@ -110,7 +114,7 @@ def _shape(sql: str) -> StatementShape:
 def test_statement_classes(sql: str, kinds: set[str]) -> None:
     classified = classify(sql)
     assert classified.problem is None, classified
-    assert {k.value for k in classified.kinds} == kinds
+    assert {k.value for k in classified.classes} == kinds
 
 
 @pytest.mark.parametrize(
@@ -176,4 +180,4 @@ def test_large_statements_classify_quickly_enough() -> None:
     """A 1 MiB statement (the default size limit) is read once per reading, by regular expressions."""
     sql = "SELECT " + ", ".join(f"'v{i}' AS c{i}, /* n /* m */ */ {i}" for i in range(30_000))
     assert len(sql) > 1 << 20
-    assert classify(sql).kinds == {StatementKind.QUERY}
+    assert classify(sql).classes == {StatementClass.QUERY}

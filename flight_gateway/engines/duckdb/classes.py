@@ -1,12 +1,15 @@
-"""What a DuckDB statement does, for tenants' allowances, where its result shape does not say it.
+"""What a DuckDB statement does, for tenants' allowances, read by DuckDB's own parser.
 
-DuckDB's own parser names the statement type, and the type decides, not whether rows come back:
-`INSERT … RETURNING` returns rows and is DML. `EXPLAIN ANALYZE` runs the statement it explains,
-so it is what that statement is; in DuckDB an ANALYZE anywhere in EXPLAIN's options runs it
-(measured with duckdb 2.0: `EXPLAIN (ANALYZE false) INSERT …` inserts). DuckDB's Python
-tokenizer and its parser disagree on some text (the parser takes U+00A0 as a space, the
-tokenizer as part of a word), so an EXPLAIN whose text mentions ANALYZE where the tokens show
-none is left unclassified (refused to restricted tenants).
+DuckDB's parser names the statement type (`extract_statements`), and the type decides, not
+whether rows come back: `INSERT … RETURNING` returns rows and is DML, `CALL f()` returns rows and
+is procedural. `EXPLAIN ANALYZE` runs the statement it explains, so it is what that statement is;
+in DuckDB an ANALYZE anywhere in EXPLAIN's options runs it (measured with duckdb 2.0: `EXPLAIN
+(ANALYZE false) INSERT …` inserts). DuckDB's Python tokenizer and its parser disagree on some text
+(the parser takes U+00A0 as a space, the tokenizer as part of a word), so an EXPLAIN whose text
+mentions ANALYZE where the tokens show none is left unclassified (refused to restricted tenants).
+
+Complexity (joins, subquery depth) is read from sqlglot's `duckdb` dialect tree, only for tenants
+with complexity limits; text sqlglot cannot read has none (refused to those tenants).
 """
 
 from __future__ import annotations
@@ -14,26 +17,42 @@ from __future__ import annotations
 import re
 
 import duckdb
+import sqlglot
+from sqlglot.errors import SqlglotError
 
-from flight_gateway.kinds import StatementKind
+from flight_gateway.engines.base import StatementComplexity
+from flight_gateway.kinds import StatementClass
+from flight_gateway.policy.sql_tree import complexity
 
+C = StatementClass
 DML_TYPES = frozenset({"INSERT", "UPDATE", "DELETE", "MERGE_INTO"})
-_QUERY_TYPES = frozenset({"SELECT"})
+# DuckDB's statement types (duckdb.StatementType) and what they do. CHECKPOINT is a PRAGMA to the
+# parser; `sql.check_statement_text` finds it by name (admin). RELATION, LOGICAL_PLAN, MULTI and
+# INVALID never come from SQL text: not understood.
+CLASSES: dict[str, StatementClass] = {
+    "SELECT": C.QUERY,
+    **dict.fromkeys(DML_TYPES, C.DML),
+    **dict.fromkeys(("CREATE", "CREATE_FUNC", "DROP", "ALTER"), C.DDL),
+    "TRANSACTION": C.TRANSACTION,
+    **dict.fromkeys(("PRAGMA", "SET", "VARIABLE_SET"), C.SESSION),
+    **dict.fromkeys(("VACUUM", "ANALYZE"), C.ADMIN),  # DuckDB parses ANALYZE as a VACUUM statement
+    **dict.fromkeys(("ATTACH", "DETACH", "COPY", "COPY_DATABASE", "EXPORT", "EXTENSION", "LOAD"), C.DATA_MOVEMENT),
+    **dict.fromkeys(("CALL", "PREPARE", "EXECUTE"), C.PROCEDURAL),
+}
 _ANALYZE = frozenset({"ANALYZE", "ANALYSE"})
 _MENTIONS_ANALYZE = re.compile(r"analy[sz]e", re.IGNORECASE)
 
 
 def statement_classes(
     con: duckdb.DuckDBPyConnection, sql: str, statement_type: str
-) -> tuple[frozenset[StatementKind], str | None]:
-    """The classes when they differ from the statement's result kind (empty: the kind), and why
-    the statement could not be classified (None when it could)."""
-    if statement_type in DML_TYPES:
-        return frozenset({StatementKind.DML}), None
+) -> tuple[frozenset[StatementClass], str | None]:
+    """What the statement does, and why it could not be classified (None when it could)."""
     if statement_type != "EXPLAIN":
-        return frozenset(), None
+        if statement_type not in CLASSES:
+            return frozenset(), f"DuckDB statements of type {statement_type} are not known to the gateway"
+        return frozenset({CLASSES[statement_type]}), None
     if not _MENTIONS_ANALYZE.search(sql):
-        return frozenset({StatementKind.QUERY}), None  # it only plans
+        return frozenset({C.QUERY}), None  # it only plans
     explained = _analyzed_statement(sql)
     if explained is None:
         return frozenset(), "the EXPLAIN mentions ANALYZE where the gateway cannot read it"
@@ -43,12 +62,16 @@ def statement_classes(
         statements = []
     if len(statements) != 1:
         return frozenset(), "the statement EXPLAIN ANALYZE runs could not be read"
-    inner = statements[0].type.name
-    if inner in DML_TYPES:
-        return frozenset({StatementKind.DML}), None
-    if inner in _QUERY_TYPES:
-        return frozenset({StatementKind.QUERY}), None
-    return frozenset({StatementKind.DDL}), None  # anything else it runs may write
+    return statement_classes(con, explained, statements[0].type.name)
+
+
+def statement_complexity(sql: str) -> StatementComplexity | None:
+    """Joins and subquery depth from sqlglot's duckdb tree; None if it cannot read the text."""
+    try:
+        trees = [tree for tree in sqlglot.parse(sql, read="duckdb") if tree is not None]
+    except SqlglotError:
+        return None
+    return complexity(trees[0]) if len(trees) == 1 else None
 
 
 def _analyzed_statement(sql: str) -> str | None:

@@ -16,12 +16,13 @@ from auth import Tenant
 from flight_gateway.engines.base import IngestTarget, StatementShape
 from flight_gateway.engines.bounded_cache import ByteBoundedLru, text_bytes
 from flight_gateway.engines.duckdb.catalog import DuckDBCatalog
-from flight_gateway.engines.duckdb.classes import statement_classes
+from flight_gateway.engines.duckdb.classes import statement_classes, statement_complexity
 from flight_gateway.engines.duckdb.errors import map_duckdb_error, map_stream_error
 from flight_gateway.engines.duckdb.estimate import estimated_rows
 from flight_gateway.engines.duckdb.sql import MAINTENANCE_TYPES, check_statement_text
-from flight_gateway.errors import ErrorCode, denied, error, invalid, not_found, unimplemented
-from flight_gateway.kinds import StatementKind
+from flight_gateway.errors import ErrorCode, denied, error, invalid, not_found
+from flight_gateway.kinds import StatementClass, StatementKind
+from flight_gateway.policy import refuse_transaction_control, wants_complexity
 
 # Describe results kept per engine; a shape (a schema of a few columns) is small beside its SQL.
 SHAPE_CACHE_BYTES = 8 << 20
@@ -111,9 +112,7 @@ class DuckDBSession:
             )
         kind: str = statements[0].type.name
         if kind == "TRANSACTION":
-            raise unimplemented(
-                "NO_TRANSACTIONS", "transaction control is not supported; each statement commits on its own"
-            )
+            refuse_transaction_control(self._tenant)
         if kind in _REFUSED:
             raise denied("STATEMENT_NOT_ALLOWED", f"{_REFUSED[kind]} is not allowed through the gateway")
         return kind
@@ -134,9 +133,7 @@ class DuckDBSession:
         values = _positional(params)[0] if params is not None and params.num_rows else None
         with _mapped_errors():
             sig = _seam.bind(self._con, sql, values=values)
-        if maintenance:  # CHECKPOINT, VACUUM, ANALYZE write the database file
-            kind = StatementKind.DDL
-        elif sig.return_type == "query_result":
+        if sig.return_type == "query_result":
             kind = StatementKind.QUERY
         elif statement_type in _DML:
             kind = StatementKind.DML
@@ -147,7 +144,11 @@ class DuckDBSession:
         schema = self._arrow_schema(sig.names, sig.types)
         parameters = self._arrow_schema([str(i) for i in range(len(sig.parameters))], [t for _, t in sig.parameters])
         classes, unclassified = statement_classes(self._con, sql, statement_type)
-        return StatementShape(kind, schema, parameters, classes, unclassified)
+        if maintenance:  # CHECKPOINT, VACUUM, ANALYZE write the database file, whatever else they do
+            classes |= {StatementClass.ADMIN}
+        # Read only for tenants with complexity limits: the shape cache is per tenant.
+        complexity = statement_complexity(sql) if wants_complexity(self._tenant) else None
+        return StatementShape(kind, schema, parameters, classes, unclassified, complexity)
 
     def _arrow_schema(self, names: list[str], types: list[Any]) -> pa.Schema:
         # A parameter of unknown type (e.g. `SELECT ?`) has no Arrow type until values are bound.

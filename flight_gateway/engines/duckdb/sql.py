@@ -6,7 +6,7 @@ literals skipped), so spelling cannot hide them:
 * catalog functions and views that show server paths (the database file, the data directory,
   DuckDB's home, temp and extension directories) are refused, and so are `query()` and
   `query_table()`, which call any table function by a name computed at run time;
-* CHECKPOINT, VACUUM and ANALYZE write to the database file, so they are classified as DDL and a
+* CHECKPOINT, VACUUM and ANALYZE write to the database file, so they are classified as admin and a
   read-only tenant cannot run them.
 """
 

@@ -4,11 +4,34 @@ from __future__ import annotations
 
 import re
 
+from auth import Tenant
 from flight_gateway.engines.bounded_cache import ByteBoundedLru, text_bytes
-from flight_gateway.kinds import StatementKind
-from flight_gateway.policy.pg_classify import TRANSACTION_CONTROL, Classified, classify
+from flight_gateway.errors import ErrorCode, error
+from flight_gateway.kinds import StatementClass, StatementKind
+from flight_gateway.policy import check_understood, refuse_transaction_control
+from flight_gateway.policy.pg_classify import Classified, classify
+from flight_gateway.policy.pg_keywords import TRANSACTION_CONTROL
+from flight_gateway.policy.pg_statements import read_statement
 
-__all__ = ["TRANSACTION_CONTROL", "classify", "first_keyword", "statement_kind"]
+__all__ = [
+    "TRANSACTION_CONTROL",
+    "check_one_statement",
+    "classify",
+    "first_keyword",
+    "read_statement",
+    "statement_kind",
+]
+
+
+def check_one_statement(tenant: Tenant, classified: Classified) -> None:
+    """Before the database sees the text: transaction control (in any statement of it) is refused
+    as on every engine, text not understood is refused to restricted tenants (fail closed), and
+    several statements to the others (the database would run them one by one, unclassified)."""
+    if TRANSACTION_CONTROL.intersection(classified.keywords):
+        refuse_transaction_control(tenant)
+    check_understood(tenant, classified.problem)
+    if classified.several:
+        raise error(ErrorCode.MULTIPLE_STATEMENTS, "the text holds several statements; send them one at a time")
 
 
 def first_keyword(sql: str) -> str:
@@ -20,10 +43,11 @@ def statement_kind(sql: str, returns_rows: bool, classified: Classified | None =
     """How the statement runs: a QUERY if it returns rows, else by what it does."""
     if returns_rows:
         return StatementKind.QUERY
-    kinds = (classified or classify(sql)).kinds
-    for kind in (StatementKind.DML, StatementKind.DDL):  # SELECT … INTO is DDL
-        if kind in kinds:
-            return kind
+    classes = (classified or classify(sql)).classes
+    if StatementClass.DML in classes:
+        return StatementKind.DML
+    if StatementClass.DDL in classes:  # SELECT … INTO is DDL
+        return StatementKind.DDL
     return StatementKind.OTHER
 
 

@@ -19,10 +19,10 @@ import pyarrow as pa
 from auth import Tenant
 from flight_gateway.engines.base import Catalog, IngestTarget, StatementShape
 from flight_gateway.engines.pgwire.sql import (
-    TRANSACTION_CONTROL,
-    classify,
+    check_one_statement,
     copyable,
     question_marks_to_dollars,
+    read_statement,
     statement_kind,
 )
 from flight_gateway.engines.postgres import types as postgres_types
@@ -36,8 +36,7 @@ from flight_gateway.engines.postgres.cursor import (
 )
 from flight_gateway.engines.postgres.ingest import ingest_mode
 from flight_gateway.engines.postgres.runner import DriverError, SessionHost, StatementRunner
-from flight_gateway.errors import GatewayError, invalid, unimplemented
-from flight_gateway.policy import check_understood
+from flight_gateway.errors import GatewayError, invalid
 
 if TYPE_CHECKING:
     from adbc_driver_postgresql.dbapi import Connection, Cursor
@@ -65,12 +64,8 @@ class PostgresSession(StatementRunner):
         return self._run(work, retry=True)
 
     def describe(self, sql: str, params: pa.RecordBatch | None = None) -> StatementShape:
-        classified = classify(sql)
-        if TRANSACTION_CONTROL.intersection(classified.keywords):
-            raise unimplemented(
-                "NO_TRANSACTIONS", "transaction control is not supported; each statement commits on its own"
-            )
-        check_understood(self._tenant, classified.problem)
+        classified = read_statement(sql, "postgres")
+        check_one_statement(self._tenant, classified)
         sql = self._engine.placeholders.get(sql)
         try:
             driver_params, driver_result = self._describe_driver(sql)
@@ -90,8 +85,9 @@ class PostgresSession(StatementRunner):
             kind,
             postgres_types.gateway_schema(driver_result),
             postgres_types.parameter_schema(driver_params),
-            classes=classified.kinds,
+            classes=classified.classes,
             unclassified=classified.problem,
+            complexity=classified.complexity,
         )
 
     def _parameters(self, sql: str, params: pa.RecordBatch) -> pa.RecordBatch:

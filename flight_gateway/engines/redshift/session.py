@@ -23,37 +23,21 @@ from flight_gateway.config import RedshiftEngineConfig
 from flight_gateway.engines.base import IngestTarget, StatementShape
 from flight_gateway.engines.pgwire.errors import connection_lost, map_postgres_error
 from flight_gateway.engines.pgwire.pool import Lease
-from flight_gateway.engines.pgwire.sql import question_marks_to_dollars, statement_kind
+from flight_gateway.engines.pgwire.sql import check_one_statement, question_marks_to_dollars, statement_kind
 from flight_gateway.engines.redshift.catalog import RedshiftCatalog
+from flight_gateway.engines.redshift.classes import read_statement, refuse_session_and_s3_statements
 from flight_gateway.engines.redshift.connection import run_simple
 from flight_gateway.engines.redshift.fetch import fetch_chunks
 from flight_gateway.engines.redshift.types import BatchDecoder, arrow_type
 from flight_gateway.engines.redshift.unload import unload_statement
-from flight_gateway.errors import GatewayError, Status, invalid, unimplemented
+from flight_gateway.errors import GatewayError, invalid, unimplemented
 from flight_gateway.kinds import StatementKind
-from flight_gateway.policy import check_understood
-from flight_gateway.policy.pg_classify import TRANSACTION_CONTROL, Classified, classify
+from flight_gateway.policy.pg_classify import Classified
 
 log = logging.getLogger("flight_gateway.engines.redshift")
 Conn = psycopg.Connection[tuple[str | None, ...]]
 
 _READS = {"SELECT", "WITH", "SHOW", "EXPLAIN", "VALUES"}
-_SESSION = (
-    "is not allowed through the gateway: each statement runs in its own transaction, with the tenant's session settings"
-)
-# UNLOAD and COPY reach S3 with whatever IAM role they name, and the cluster's roles serve every
-# database user: a tenant's own could write under another tenant's offload prefix.
-_S3 = (
-    "is not allowed through the gateway: it reaches S3 with the cluster's IAM roles. For a huge result, "
-    "ask for offloaded delivery (x-flight-gateway-delivery: offload); the gateway runs its own UNLOAD"
-)
-# Transaction control, whatever would outlive the statement in a pooled session, and S3 access.
-_REFUSED = {
-    **dict.fromkeys(("BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT", "SAVEPOINT", "RELEASE", "SET",
-                     "RESET", "PREPARE", "EXECUTE", "DEALLOCATE", "DISCARD", "DECLARE", "FETCH", "MOVE", "CLOSE",
-                     "LISTEN", "UNLISTEN", "NOTIFY"), _SESSION),
-    **dict.fromkeys(("UNLOAD", "COPY"), _S3),
-}  # fmt: skip
 _EXPLAIN_ROWS = re.compile(rb"rows=(\d+)")
 # Rows fetched from libpq per round of the stream (chunked-rows mode); batches are cut from them.
 _FETCH_ROWS = 8192
@@ -63,25 +47,6 @@ def _placeholders(sql: str) -> str:
     """JDBC/ODBC clients send `?` placeholders; Redshift (like its drivers) knows only `$n`. The
     rewrite leaves quoted text and comments alone, and texts already using `$n` unchanged."""
     return question_marks_to_dollars(sql) or sql
-
-
-def refuse_session_and_s3_statements(classified: Classified) -> None:
-    """The refusals hold for every tenant, whatever the spelling: any statement keyword of any
-    reading of the text counts, and text the gateway cannot read at all is refused too."""
-    refused = next((word for word in classified.keywords if word in _REFUSED), None)
-    if refused is not None and all(w in TRANSACTION_CONTROL for w in classified.keywords if w in _REFUSED):
-        # The same answer as on every engine: the gateway has no SQL transactions.
-        raise unimplemented("NO_TRANSACTIONS", f"{refused} {_SESSION}")
-    if refused is not None:
-        raise GatewayError(Status.PERMISSION_DENIED, "STATEMENT_NOT_ALLOWED", f"{refused} {_REFUSED[refused]}")
-    if not classified.readable:
-        raise GatewayError(
-            Status.PERMISSION_DENIED,
-            "STATEMENT_NOT_UNDERSTOOD",
-            f"the gateway cannot read this statement ({classified.problem}); on Redshift such text is "
-            "refused for every tenant, since some statements (COPY, UNLOAD, SET, transactions) must never "
-            "reach the cluster. Send one plain statement",
-        )
 
 
 def _values(params: pa.RecordBatch | None) -> list[list[Any]]:
@@ -122,7 +87,7 @@ class RedshiftSession:
     def _classify(self, sql: str) -> Classified:
         """What the statement is, read once per session (describe, then execute or unload)."""
         if self._classified is None or self._classified[0] != sql:
-            self._classified = (sql, classify(sql))
+            self._classified = (sql, read_statement(sql))
         return self._classified[1]
 
     def describe(self, sql: str, params: pa.RecordBatch | None = None) -> StatementShape:
@@ -130,8 +95,8 @@ class RedshiftSession:
         if self._shape is not None and self._shape[0] == sql:
             return self._shape[1]  # ADBC clients describe, then execute: one round trip saved
         classified = self._classify(sql)
-        refuse_session_and_s3_statements(classified)
-        check_understood(self._tenant, classified.problem)
+        refuse_session_and_s3_statements(classified, self._tenant)
+        check_one_statement(self._tenant, classified)
         conn = self.connection
         try:
             # The unnamed statement: Parse + Describe, nothing runs and nothing is kept. Sent the
@@ -151,7 +116,7 @@ class RedshiftSession:
             [pa.field(f"${i + 1}", arrow_type(described.param_type(i))) for i in range(described.nparams)]
         )
         kind = statement_kind(sql, described.nfields > 0, classified)
-        shape = StatementShape(kind, schema, parameters, classified.kinds, classified.problem)
+        shape = StatementShape(kind, schema, parameters, classified.classes, classified.problem, classified.complexity)
         self._shape = (sql, shape, oids)
         return shape
 
@@ -225,7 +190,7 @@ class RedshiftSession:
 
     def execute_update(self, sql: str, params: pa.RecordBatch | None) -> int:
         sql = _placeholders(sql)
-        refuse_session_and_s3_statements(self._classify(sql))
+        refuse_session_and_s3_statements(self._classify(sql), self._tenant)
         total = 0
         try:
             self._begin()

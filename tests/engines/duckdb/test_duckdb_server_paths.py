@@ -130,7 +130,7 @@ def test_read_only_tenant_cannot_run_maintenance_writes(paths_gateway: RunningGa
         with pytest.raises(flight_sql.Error, match="STATEMENT_NOT_ALLOWED") as error:
             cur.execute(sql)
             cur.fetchall()
-        assert "may not run ddl" in str(error.value)
+        assert "may not run admin" in str(error.value)
 
 
 def test_harmless_settings_stay_readable(paths_gateway: RunningGateway) -> None:
