@@ -19,6 +19,7 @@ from conftest import PASSWORD, RunningGateway, start_gateway
 from job_actions_support import job_action, tag, wait_for
 
 from auth import hash_password
+from auth.flight import REQUEST_ID_HEADER
 from flight_gateway.jobs import Job, SqliteJobStore, fingerprint
 from flight_gateway.protocol import flightsql_pb2 as pb
 from flight_gateway.protocol.commands import pack
@@ -305,3 +306,28 @@ def test_detached_jobs_are_cut_or_failed(gw: RunningGateway, flight: Any) -> Non
     job_id = job_action(failed[0], failed[1], "SubmitJob", {"sql": sql})["job_id"]
     job = finished(failed, job_id)
     assert (job["state"], job["error_code"]) == ("FAILED", "RESULT_LIMIT")
+
+
+def test_an_endless_offload_is_cut_and_stops(gw: RunningGateway, flight: Any) -> None:
+    client = flight("off_cut")
+    sql = ENDLESS.format(tag())  # only a stopped engine lets the offload finish
+    info = _info(client, sql)
+    assert info.total_records == CAP_ROWS and _announced(info)["truncated"] == f"rows:{CAP_ROWS}"
+    assert _job(gw, sql).truncated == f"rows:{CAP_ROWS}"
+
+
+def test_a_retried_call_gets_the_same_capped_result(gw: RunningGateway, flight: Any) -> None:
+    client, options = flight("rows_cut")
+    retried = fl.FlightCallOptions(headers=[*options.headers, (REQUEST_ID_HEADER.encode(), tag().encode())])
+    sql = f"select range as id_{tag()} from range(10000)"
+    first = _info((client, retried), sql)
+    again = _info((client, retried), sql)
+    assert first.app_metadata == again.app_metadata and _announced(again)["mode"] == "truncate"
+    table, marks = _read((client, retried), again)
+    assert table.num_rows == CAP_ROWS and json.loads(marks[-1])["result_limit"]["truncated"] == f"rows:{CAP_ROWS}"
+    assert _job(gw, sql).truncated == f"rows:{CAP_ROWS}"
+    store = SqliteJobStore(gw.data_dir / "jobs.sqlite3")
+    try:  # one job: the retry was answered from the first call's
+        assert len([j for j in store.list(limit=500) if j.fingerprint == fingerprint(sql)]) == 1
+    finally:
+        store.close()
