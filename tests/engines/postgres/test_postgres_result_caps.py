@@ -43,6 +43,7 @@ def gw(db: PgDatabase, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run
         "bytes_cut": {"max_result_bytes": CAP_BYTES, "result_limit_mode": "truncate"},
         "fail": {"max_result_rows": CAP},
         "small_fail": {"max_result_rows": SMALL},
+        "short_text": {"max_statement_bytes": 40},
     }
     tenants = [tenant(name, "caps_user", password, limits=value) for name, value in limits.items()]
     running = pg_gateway(tmp_path_factory.mktemp("pg-caps"), [db.engine()], tenants, batch_rows=BATCH_ROWS)
@@ -128,3 +129,11 @@ def test_adbc_prepared_query_is_capped(gw: RunningGateway) -> None:
         with pytest.raises(flight_sql.Error, match="RESULT_LIMIT"):
             cursor.execute(f"select generate_series(1, $1::bigint) as p_{tag()}", parameters=(100_000,))
             cursor.fetch_arrow_table()
+
+
+def test_the_tenant_statement_size_limit(gw: RunningGateway) -> None:
+    sql = f"select 'forty bytes and then some more' as t_{tag()}"
+    with pytest.raises(pa.ArrowInvalid, match="STATEMENT_TOO_LARGE") as raised:
+        _stream(gw, "short_text", sql)
+    assert "over the limit of 40 bytes (the tenant's limits.max_statement_bytes)" in str(raised.value)
+    assert _stream(gw, "cut", sql)[1].num_rows == 1

@@ -33,6 +33,9 @@ LIMITS: dict[str, dict[str, Any]] = {
     "unl_fail": {"max_result_rows": CAP},
     "unl_cut": {"max_result_rows": CAP, "result_limit_mode": "truncate"},
     "unl_small": {"max_offload_bytes": 20_000},
+    # Mode truncate: the gateway writes the parts to S3 itself, and stops at max_offload_bytes
+    # (after its first batch of 1024 rows, with a part open).
+    "gw_small": {"max_result_rows": CAP, "result_limit_mode": "truncate", "max_offload_bytes": 12_000},
 }
 
 
@@ -59,7 +62,7 @@ def gw(
         }  # fmt: skip
         tenants = [
             {"id": name, "engine": "rs", "db_user": USER, "db_password": USER_PW, "limits": limits}
-            | ({"offload": "always"} if name.startswith("unl_") else {})
+            | ({"offload": "always"} if name.startswith(("unl_", "gw_")) else {})
             for name, limits in LIMITS.items()
         ]
         running = start_gateway(
@@ -179,3 +182,19 @@ def test_a_truncated_offload_is_written_by_the_gateway_at_exactly_the_cap(
     assert (job.rows, job.truncated) == (CAP, f"rows:{CAP}")
     assert _unloaded_files(redshift_sim, database, job.id) == 0
     assert "part-00000.parquet" in _keys(moto, "unl_cut", job.id)  # the gateway's part names
+
+
+def test_a_gateway_written_offload_over_max_offload_bytes_leaves_nothing_on_s3(
+    gw: tuple[RunningGateway, str], redshift_sim: RedshiftSimulator, moto: MotoService
+) -> None:
+    running, database = gw
+    sql = f"SELECT id AS g_{tag()} FROM sales ORDER BY id"
+    with pytest.raises(fl.FlightError, match="OFFLOAD_TOO_LARGE") as raised:
+        _info(running, "gw_small", sql)
+    assert "max_offload_bytes (12000 bytes)" in str(raised.value)
+    job = _job(running, sql)
+    assert (job.state.value, job.error_code) == ("FAILED", "OFFLOAD_TOO_LARGE")
+    assert _unloaded_files(redshift_sim, database, job.id) == 0  # the gateway wrote, and stopped
+    assert _keys(moto, "gw_small", job.id) == []
+    uploads = moto.client("s3").list_multipart_uploads(Bucket=REDSHIFT_SIM_BUCKET, Prefix=f"caps/gw_small/{job.id}/")
+    assert uploads.get("Uploads", []) == []  # the part being written was aborted, not left open
