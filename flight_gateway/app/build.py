@@ -57,16 +57,21 @@ class Gateway:
     offload: Offload | None = None
     offload_sweeper: OffloadSweeper | None = None
     detached: DetachedJobs | None = None
+    executor: Executor | None = None
 
     @property
     def port(self) -> int:
         return int(self.server.port)
 
     def shutdown(self) -> None:
+        if self.executor is not None:  # statements waiting for a slot must not hold the server up
+            self.executor.slots.close()
         self.server.shutdown()
         if self.detached is not None:  # before the engines close under its running jobs
             self.detached.close()
         self.pump.close()
+        if self.executor is not None:
+            self.executor.close()
         for engine in self.engines.values():
             engine.close()
         if self.offload_sweeper is not None:
@@ -174,4 +179,4 @@ def build(settings: Settings, *, clock: Callable[[], float] = time.time) -> Gate
         housekeeper.stop()
         jobs.close()
         raise
-    return Gateway(server, jobs, engines, pump, location, banner, housekeeper, offload, sweeper, detached)
+    return Gateway(server, jobs, engines, pump, location, banner, housekeeper, offload, sweeper, detached, executor)

@@ -178,7 +178,12 @@ class Actions:
 
     def _get_job(self, ctx: RequestContext, body: bytes) -> list[bytes]:
         job_id = job_id_request("GetJob", body)
-        return _json(job_json(tenant_job(self._executor.jobs, ctx.tenant.id, job_id)))
+        view = job_json(tenant_job(self._executor.jobs, ctx.tenant.id, job_id))
+        # Waiting for one of the tenant's statement slots on this replica: its place (1 = next).
+        position = self._executor.slots.position(job_id)
+        if position is not None:
+            view["queue_position"] = position
+        return _json(view)
 
     def _cancel_job(self, ctx: RequestContext, body: bytes) -> list[bytes]:
         job_id = job_id_request("CancelJob", body)

@@ -19,8 +19,11 @@ from flight_gateway.jobs import Job, JobState, JobStore, fingerprint
 from flight_gateway.jobs.history import tenant_job
 from flight_gateway.kinds import StatementKind
 from flight_gateway.service.caps import CappedStream, Chunk, ResultCap, complete_head
+from flight_gateway.service.decisions import Decisions
 from flight_gateway.service.running import CancelOutcome, Running
+from flight_gateway.service.slots import StatementSlots
 from flight_gateway.service.streaming import BatchPump, ClientGone
+from flight_gateway.service.watchdog import Watchdog
 
 log = logging.getLogger("flight_gateway.execution")
 T = TypeVar("T")
@@ -48,7 +51,11 @@ class Executor:
         self._clock = clock
         self._instance_id = instance_id
         self._retention = retention_seconds
-        self._running = Running()
+        # A tenant's statement slots (and queue) on this replica, and its statement timeout.
+        self.slots = StatementSlots(clock)
+        self._decisions = Decisions(jobs, self.slots, clock)
+        self._watchdog = Watchdog(clock)
+        self._running = Running(self._watchdog)
 
     def _engine(self, ctx: RequestContext) -> Engine:
         engine = self._engines.get(ctx.tenant.engine)
@@ -75,20 +82,12 @@ class Executor:
         now = self._clock()
         job = Job(
             # A call whose client request id was claimed runs as the job the claim names.
-            id=ctx.job_id or uuid.uuid4().hex,
-            tenant=ctx.tenant.id,
-            subject=ctx.principal.subject,
-            kind=kind.value,
-            fingerprint=fingerprint(sql),
-            state=JobState.QUEUED,
-            created_at=now,
-            sql_text=sql if self._store_sql else None,
-            peer=ctx.peer,
-            user_agent=ctx.user_agent,
-            instance_id=self._instance_id,
-            expires_at=None if self._retention is None else now + self._retention,
+            id=ctx.job_id or uuid.uuid4().hex, tenant=ctx.tenant.id, subject=ctx.principal.subject, kind=kind.value,
+            fingerprint=fingerprint(sql), state=JobState.QUEUED, created_at=now,
+            sql_text=sql if self._store_sql else None, peer=ctx.peer, user_agent=ctx.user_agent,
+            instance_id=self._instance_id, expires_at=None if self._retention is None else now + self._retention,
             label=label,
-        )
+        )  # fmt: skip
         self.jobs.create(job)
         return job.id
 
@@ -131,8 +130,9 @@ class Executor:
         self._running.check_not_cancelled_queued(job_id)
         stack = ExitStack()
         try:
+            stack.enter_context(self._decisions.slot(ctx, job_id))  # may wait in the tenant's queue
             session = stack.enter_context(self._engine(ctx).session(ctx.tenant))
-            stack.enter_context(self._running.registered(job_id, session))
+            stack.enter_context(self._running.registered(job_id, session, ctx.tenant.limits.statement_timeout_seconds))
             # Described before the query starts (the session serves one call at a time), unless
             # the ticket carries the schema described when the statement was admitted.
             schema = planned if planned is not None else session.describe(sql, params).schema
@@ -152,9 +152,12 @@ class Executor:
                     self._finish(job_id, JobState.SUCCEEDED, rows=whole.rows, bytes_=whole.nbytes)
                     return schema, whole.result
         except GatewayError as err:
+            failure = self._running.timed_out_as(job_id, err)  # read before the stack forgets the job
             stack.close()
-            self.fail(job_id, err)
-            raise
+            self.fail(job_id, failure)
+            if failure is err:
+                raise
+            raise failure from err
         except BaseException:
             stack.close()
             raise
@@ -181,8 +184,9 @@ class Executor:
         and return rows and bytes, or return None to have the result read and consumed. With an
         `offload_location`, a failed job is recorded as an offload that failed there."""
         self._running.check_not_cancelled_queued(job_id)
-        with self._failure_recorded(job_id, offload_location):
-            with self._engine(ctx).session(ctx.tenant) as session, self._running.registered(job_id, session):
+        timeout = ctx.tenant.limits.statement_timeout_seconds
+        with self._failure_recorded(job_id, offload_location), self._decisions.slot(ctx, job_id):
+            with self._engine(ctx).session(ctx.tenant) as session, self._running.registered(job_id, session, timeout):
                 try:
                     self._start(job_id)
                     done = in_engine(session, schema) if in_engine is not None else None
@@ -227,6 +231,10 @@ class Executor:
                 raise GatewayError(Status.CANCELLED, code, message) from None
             raise
         except GatewayError as err:
+            failure = self._running.timed_out_as(job_id, err)
+            if failure is not err:  # the watchdog stopped it: a timeout, not a cancel
+                state, code, message = JobState.FAILED, failure.code, failure.message
+                raise failure from err
             if self._running.was_cancelled(job_id) or err.status is Status.CANCELLED:
                 state, code, message = JobState.CANCELLED, "CANCELLED", "cancelled by request"
                 raise cancelled("the query was cancelled") from err
@@ -253,9 +261,10 @@ class Executor:
     def _counted(self, ctx: RequestContext, sql: str, kind: StatementKind, run: Callable[[EngineSession], int]) -> int:
         """Run a statement that returns a row count, as a job from start to finish."""
         job_id = self.new_job(ctx, sql, kind)
-        self._start(job_id)
-        with self._failure_recorded(job_id), self._engine(ctx).session(ctx.tenant) as session:
-            with self._running.registered(job_id, session):
+        timeout = ctx.tenant.limits.statement_timeout_seconds
+        with self._failure_recorded(job_id), self._decisions.slot(ctx, job_id):
+            self._start(job_id)
+            with self._engine(ctx).session(ctx.tenant) as session, self._running.registered(job_id, session, timeout):
                 count = run(session)
         self._finish(job_id, JobState.SUCCEEDED, rows=count)
         return count
@@ -272,5 +281,17 @@ class Executor:
         if self._running.interrupt(job_id):
             return CancelOutcome.CANCELLING
         self._running.cancel_queued(job_id)
+        self.slots.cancel(job_id)  # waiting for a statement slot: it leaves the queue now
         self._finish(job_id, JobState.CANCELLED, code="CANCELLED")
         return CancelOutcome.CANCELLED
+
+    def refuse(self, ctx: RequestContext, sql: str, kind: StatementKind, failure: GatewayError) -> None:
+        """A statement the pre-flight turned away is still a job, with its admission decision."""
+        job_id = self.new_job(ctx, sql, kind)
+        self._decisions.refused(ctx.tenant.id, job_id, failure)
+        self.fail(job_id, failure)
+
+    def close(self) -> None:
+        """Send statements waiting for a slot away (SHUTTING_DOWN) and stop the watchdog."""
+        self.slots.close()
+        self._watchdog.close()
