@@ -1,6 +1,7 @@
 """Per-tenant allowances: defence in depth on top of what the database enforces."""
 
 from flight_gateway.policy.allowances import (
+    check_classes,
     check_complexity,
     check_statement,
     check_statement_class,
@@ -11,6 +12,7 @@ from flight_gateway.policy.allowances import (
 )
 
 __all__ = [
+    "check_classes",
     "check_complexity",
     "check_statement",
     "check_statement_class",

@@ -59,15 +59,23 @@ def read_statement(sql: str, dialect: str) -> Classified:
 
 
 def _parse(sql: str, dialect: str) -> list[exp.Expr]:
-    """sqlglot's trees; a recursive CTE's SEARCH and CYCLE clauses (PostgreSQL 14), which sqlglot
-    does not know, are left out when it fails on them: they order and mark rows, nothing more."""
-    try:
-        return [tree for tree in sqlglot.parse(sql, read=dialect) if tree is not None]
-    except ParseError:
-        trimmed = _without_search_cycle(sql)
-        if trimmed == sql:
-            raise
-        return [tree for tree in sqlglot.parse(trimmed, read=dialect) if tree is not None]
+    """sqlglot's trees. Redshift text sqlglot's redshift dialect cannot read is read as PostgreSQL
+    (Redshift's grammar is PostgreSQL's, extended: multi-row VALUES, say, is in the one and not the
+    other's sqlglot dialect). A recursive CTE's SEARCH and CYCLE clauses (PostgreSQL 14), which
+    sqlglot does not know, are left out when it fails on them: they order and mark rows, nothing more."""
+    dialects = (dialect, "postgres") if dialect == "redshift" else (dialect,)
+    first: ParseError | None = None
+    for trim in (False, True):
+        text = _without_search_cycle(sql) if trim else sql
+        if trim and text == sql:
+            break
+        for read in dialects:
+            try:
+                return [tree for tree in sqlglot.parse(text, read=read) if tree is not None]
+            except ParseError as exc:
+                first = first or exc
+    assert first is not None  # noqa: S101 - every way of reading it failed, the first said why
+    raise first
 
 
 def _without_search_cycle(sql: str) -> str:

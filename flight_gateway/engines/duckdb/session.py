@@ -22,7 +22,7 @@ from flight_gateway.engines.duckdb.estimate import estimated_rows
 from flight_gateway.engines.duckdb.sql import MAINTENANCE_TYPES, check_statement_text
 from flight_gateway.errors import ErrorCode, denied, error, invalid, not_found
 from flight_gateway.kinds import StatementClass, StatementKind
-from flight_gateway.policy import refuse_transaction_control, wants_complexity
+from flight_gateway.policy import check_classes, check_understood, refuse_transaction_control, wants_complexity
 
 # Describe results kept per engine; a shape (a schema of a few columns) is small beside its SQL.
 SHAPE_CACHE_BYTES = 8 << 20
@@ -105,6 +105,8 @@ class DuckDBSession:
     def _statement_type(self, sql: str) -> str:
         with _mapped_errors():
             statements = self._con.extract_statements(sql)
+        if len(statements) > 1:  # restricted tenants: not understood, as on every engine (fail closed)
+            check_understood(self._tenant, f"the text holds {len(statements)} statements; send one at a time")
         if len(statements) != 1:
             raise invalid(
                 "MULTIPLE_STATEMENTS" if statements else "EMPTY_STATEMENT",
@@ -130,6 +132,10 @@ class DuckDBSession:
     def _describe(self, sql: str, params: pa.RecordBatch | None) -> StatementShape:
         statement_type = self._statement_type(sql)
         maintenance = check_statement_text(sql) or statement_type in MAINTENANCE_TYPES
+        classes, unclassified = statement_classes(self._con, sql, statement_type)
+        if maintenance:  # CHECKPOINT, VACUUM, ANALYZE write the database file, whatever else they do
+            classes |= {StatementClass.ADMIN}
+        check_classes(self._tenant, classes, unclassified)  # before binding: refused whatever exists
         values = _positional(params)[0] if params is not None and params.num_rows else None
         with _mapped_errors():
             sig = _seam.bind(self._con, sql, values=values)
@@ -143,9 +149,6 @@ class DuckDBSession:
             kind = StatementKind.OTHER
         schema = self._arrow_schema(sig.names, sig.types)
         parameters = self._arrow_schema([str(i) for i in range(len(sig.parameters))], [t for _, t in sig.parameters])
-        classes, unclassified = statement_classes(self._con, sql, statement_type)
-        if maintenance:  # CHECKPOINT, VACUUM, ANALYZE write the database file, whatever else they do
-            classes |= {StatementClass.ADMIN}
         # Read only for tenants with complexity limits: the shape cache is per tenant.
         complexity = statement_complexity(sql) if wants_complexity(self._tenant) else None
         return StatementShape(kind, schema, parameters, classes, unclassified, complexity)

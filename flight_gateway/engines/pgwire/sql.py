@@ -8,7 +8,7 @@ from auth import Tenant
 from flight_gateway.engines.bounded_cache import ByteBoundedLru, text_bytes
 from flight_gateway.errors import ErrorCode, error
 from flight_gateway.kinds import StatementClass, StatementKind
-from flight_gateway.policy import check_understood, refuse_transaction_control
+from flight_gateway.policy import check_classes, refuse_transaction_control
 from flight_gateway.policy.pg_classify import Classified, classify
 from flight_gateway.policy.pg_keywords import TRANSACTION_CONTROL
 from flight_gateway.policy.pg_statements import read_statement
@@ -25,11 +25,11 @@ __all__ = [
 
 def check_one_statement(tenant: Tenant, classified: Classified) -> None:
     """Before the database sees the text: transaction control (in any statement of it) is refused
-    as on every engine, text not understood is refused to restricted tenants (fail closed), and
-    several statements to the others (the database would run them one by one, unclassified)."""
+    as on every engine, the tenant's allowances are checked (text not understood is refused to
+    restricted tenants: fail closed), and several statements are refused to the others too."""
     if TRANSACTION_CONTROL.intersection(classified.keywords):
         refuse_transaction_control(tenant)
-    check_understood(tenant, classified.problem)
+    check_classes(tenant, classified.classes, classified.problem)
     if classified.several:
         raise error(ErrorCode.MULTIPLE_STATEMENTS, "the text holds several statements; send them one at a time")
 

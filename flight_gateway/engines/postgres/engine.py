@@ -10,9 +10,10 @@ The Redshift engine (`redshift/engine.py`) is a separate class: it shares only t
 
 from __future__ import annotations
 
+import functools
 import logging
 import weakref
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -170,12 +171,22 @@ class PostgresEngine:
             return self._info
         error = GatewayError(Status.UNAVAILABLE, "ENGINE_UNAVAILABLE", f"engine {self.name!r} has no tenants")
         for tenant_id in sorted(self._logins):
+            # A connection of its own, closed after: never one of the tenant's pool, whose
+            # connections open with the tenant's own settings (read-only, statement_timeout),
+            # which a stand-in Tenant does not carry (it made a read-only tenant's pool writable).
+            probe = Tenant(id=tenant_id, engine=self.name, allowed_statements=frozenset({"query"}))
             try:
-                with self.session(Tenant(id=tenant_id, engine=self.name)) as session:
-                    self._info = postgres_info(session.rows)
-                return self._info
+                conn = self.open_connection(probe)
             except GatewayError as err:
                 error = err
+                continue
+            try:
+                self._info = postgres_info(functools.partial(_fetch, conn))
+                return self._info
+            except DriverError as exc:
+                error = self.map_error(exc)
+            finally:
+                conn.close()
         raise error
 
     def close(self) -> None:
@@ -197,5 +208,17 @@ def _run(conn: Any, sql: str) -> None:
         statement = cursor.adbc_statement
         statement.set_sql_query(sql)
         statement.execute_update()
+    finally:
+        cursor.close()
+
+
+def _fetch(conn: Any, sql: str, params: Sequence[str | None]) -> list[tuple[Any, ...]]:
+    """postgres_info's `rows` on a connection of its own (its queries take no parameters)."""
+    if params:  # postgres_info binds none
+        raise ValueError("the engine-info queries take no parameters")
+    cursor = conn.cursor()
+    try:
+        cursor.execute(sql)
+        return list(cursor.fetchall())
     finally:
         cursor.close()

@@ -128,6 +128,10 @@ set session characteristics as transaction read write
 -- not: duckdb, redshift
 -- query: reset
 reset all
+-- not: duckdb
+-- query: reset-setting
+reset threads
+-- not: postgres, redshift
 -- query: show
 show search_path
 -- not: duckdb
@@ -192,6 +196,7 @@ explain analyze insert into nation values (94, 'X', 0, 'x')
 explain (analyze) delete from nation
 -- query: explain-analyze-update
 explain analyze verbose update nation set n_comment = 'e'
+-- not: duckdb
 -- query: explain-analyze-create-table-as
 explain analyze create table made_by_ro_e as select 1 as a
 -- not: duckdb

@@ -11,3 +11,4 @@ create table lineitem (l_orderkey integer not null, l_partkey integer not null, 
 create table events (id integer not null, payload varchar(1000), tags varchar(200), happened timestamp);
 insert into region values (0, 'AFRICA', 'a'), (1, 'AMERICA', 'b'), (2, 'ASIA', 'c'), (3, 'EUROPE', 'd'), (4, 'MIDDLE EAST', 'e');
 insert into nation values (0, 'ALGERIA', 0, 'x'), (7, 'GERMANY', 3, 'y'), (6, 'FRANCE', 3, 'z');
+create sequence made_seq;

@@ -1345,7 +1345,7 @@ select e.id, kv.key, kv.value from events e, jsonb_each_text(e.payload::jsonb) k
 -- not: redshift, duckdb
 -- query: json-extract-path-text
 select json_extract_path_text(payload, 'user') as who from events
--- not: duckdb
+-- not: duckdb, postgres
 -- query: json-extract-duckdb
 select json_extract_string(payload, '$.user') as who from events
 -- not: postgres, redshift
