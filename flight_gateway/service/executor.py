@@ -54,8 +54,8 @@ class Executor:
         # A tenant's statement slots (and queue) on this replica, and its statement timeout.
         self.slots = StatementSlots(clock)
         self._decisions = Decisions(jobs, self.slots, clock)
-        self._watchdog = Watchdog(clock)
-        self._running = Running(self._watchdog)
+        self.watchdog = Watchdog(clock)
+        self._running = Running(self.watchdog)
 
     def _engine(self, ctx: RequestContext) -> Engine:
         engine = self._engines.get(ctx.tenant.engine)
@@ -294,4 +294,4 @@ class Executor:
     def close(self) -> None:
         """Send statements waiting for a slot away (SHUTTING_DOWN) and stop the watchdog."""
         self.slots.close()
-        self._watchdog.close()
+        self.watchdog.close()
