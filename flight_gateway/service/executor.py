@@ -137,7 +137,9 @@ class Executor:
             # the ticket carries the schema described when the statement was admitted.
             schema = planned if planned is not None else session.describe(sql, params).schema
             self._start(job_id)
-            opening = self._pump.open(lambda: session.execute(sql, params, self._batch_rows), self._batch_rows)
+            opening = self._pump.open(
+                lambda: session.execute(sql, params, self._batch_rows), self._batch_rows, ctx.tenant
+            )
             if self._pump.settled(opening, ctx.client_gone):
                 # Fast path: errors reach the client as the call's status, before any data.
                 opened = opening.result()

@@ -8,18 +8,25 @@ the one being sent), so memory stays at a couple of batches.
 A generator stream learns that its client went away only when it next yields, which a slow
 producer may not do for a whole heartbeat; so while waiting for the engine the stream asks the call
 every `poll_seconds` whether its client is still there, and stops the engine at once if not.
+
+The reader threads are shared between tenants by weighted fair queueing (`fair.py`): each engine
+call is queued under its tenant, with the tenant's `weight` and `max_concurrent_streams` cap.
 """
 
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Callable, Generator, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import pyarrow as pa
+
+from auth.model import Tenant
+from flight_gateway.service.fair import FairPool, Share
 
 T = TypeVar("T")
 # How often a stream waiting for the engine asks whether its client is still there: the bound on
@@ -36,6 +43,17 @@ class ClientGone(Exception):
 
 def _never() -> bool:
     return False
+
+
+# Streams opened without a tenant (tests, internal callers) share one flow of weight 1, uncapped.
+_NO_TENANT = Share("")
+
+
+def share_of(tenant: Tenant | None) -> Share:
+    """A tenant's share of the reader threads: its weight and max_concurrent_streams."""
+    if tenant is None:
+        return _NO_TENANT
+    return Share(tenant.id, tenant.limits.weight, tenant.limits.max_concurrent_streams)
 
 
 @dataclass
@@ -73,14 +91,21 @@ class BatchPump:
         poll_seconds: float = POLL_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=max_streams, thread_name_prefix="result-reader")
+        self._pool = FairPool(max_streams, thread_name_prefix="result-reader")
+        # Each stream's later reads are queued under the tenant its opening was.
+        self._shares: weakref.WeakKeyDictionary[Future[Any], Share] = weakref.WeakKeyDictionary()
         self.heartbeat_seconds = heartbeat_seconds
         self._poll = min(poll_seconds, heartbeat_seconds)
         self._clock = clock
 
-    def open(self, start: Callable[[], pa.RecordBatchReader], batch_rows: int) -> Future[Opened]:
-        """Start the query on a reader thread and read its first batches."""
-        return self._pool.submit(_open, start, batch_rows)
+    def open(
+        self, start: Callable[[], pa.RecordBatchReader], batch_rows: int, tenant: Tenant | None = None
+    ) -> Future[Opened]:
+        """Start the query on a reader thread (when `tenant`'s turn comes) and read its first batches."""
+        share = share_of(tenant)
+        opening = self._pool.submit(share, _open, start, batch_rows)
+        self._shares[opening] = share
+        return opening
 
     def settled(self, future: Future[Opened], client_gone: Callable[[], bool] = _never) -> bool:
         """Wait briefly (at most one heartbeat) for the query to start producing; most queries do.
@@ -111,6 +136,7 @@ class BatchPump:
         awaited, so the reader is never closed while a thread is still inside it.
         """
         empty = pa.RecordBatch.from_pylist([], schema=schema)
+        share = self._shares.get(opening, _NO_TENANT)
         pending: Future[Any] | None = opening
         reader: pa.RecordBatchReader | None = None
         try:
@@ -119,17 +145,18 @@ class BatchPump:
             yield from opened.head
             if opened.exhausted:
                 return
-            pending = self._pool.submit(_next_batch, reader)
+            pending = self._pool.submit(share, _next_batch, reader)
             while True:
                 batch = yield from self._await(pending, empty, client_gone)
                 if batch is None:
                     pending = None
                     return
                 # Read the next batch while this one is encoded and sent.
-                pending = self._pool.submit(_next_batch, reader)
+                pending = self._pool.submit(share, _next_batch, reader)
                 yield batch
         finally:
-            if pending is not None and not pending.done():
+            # A call still queued is dropped; one running is interrupted and awaited.
+            if pending is not None and not pending.done() and not pending.cancel():
                 interrupt()
                 try:
                     result = pending.result()
@@ -156,7 +183,7 @@ class BatchPump:
                 heartbeat = self._clock() + self.heartbeat_seconds
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.close()
 
 
 def _next_batch(reader: pa.RecordBatchReader) -> pa.RecordBatch | None:
