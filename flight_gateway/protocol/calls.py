@@ -83,7 +83,13 @@ class CallLiveness:
             self._call = None
 
 
-def request_context(call: fl.ServerCallContext, liveness: CallLiveness, action: str | None = None) -> RequestContext:
+def new_request_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+def request_context(
+    call: fl.ServerCallContext, liveness: CallLiveness, action: str | None = None, request_id: str | None = None
+) -> RequestContext:
     """The caller's context; a call its gate refused (a rate limit) fails here, with its retry hint."""
     mw: AuthMiddleware | None = call.get_middleware(MIDDLEWARE_KEY)
     if mw is None:  # every call gets the middleware; this would be a wiring bug
@@ -95,7 +101,7 @@ def request_context(call: fl.ServerCallContext, liveness: CallLiveness, action: 
     return RequestContext(
         principal=principal,
         tenant=tenant,
-        request_id=uuid.uuid4().hex[:16],
+        request_id=request_id or new_request_id(),
         peer=call.peer(),
         user_agent=mw.user_agent,
         delivery_hint=mw.delivery_hint,
@@ -114,11 +120,11 @@ def run_call(
 ) -> T:
     """Run `fn` for the call; a caller passing its own `liveness` ends it when its stream ends.
     A DoAction names its `action` type, which decides whether it counts against the tenant's rate."""
-    request_id = "-"
+    # Made first, so that a call refused before its context exists (a rate limit) has one too.
+    request_id = new_request_id()
     live = CallLiveness(call) if liveness is None else liveness
     try:
-        ctx = request_context(call, live, action)
-        request_id = ctx.request_id
+        ctx = request_context(call, live, action, request_id)
         return fn(ctx)
     except GatewayError as err:
         log.info("%s failed: %s %s", what, err.code, request_id)

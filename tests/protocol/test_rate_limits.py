@@ -3,6 +3,8 @@ header and google.rpc.Status trailer, refill by the gateway's (injected) clock, 
 
 from __future__ import annotations
 
+import re
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,7 +13,9 @@ import adbc_driver_flightsql.dbapi as flight_sql
 import pyarrow.flight as fl
 import pytest
 from conftest import PASSWORD, RunningGateway, start_gateway
+from engines.postgres.pg_support import pg_database, pg_gateway, tenant
 from manual_clock import ManualClock
+from services import PostgresService
 
 from auth import hash_password
 from flight_gateway.protocol import flight_actions_pb2 as wire
@@ -122,6 +126,7 @@ def _refused(exc: fl.FlightError, seconds: int) -> None:
     """The refusal as every client sees it: UNAVAILABLE, the code, the hint in the message and trailer."""
     assert isinstance(exc, fl.FlightUnavailableError), exc
     assert "error_code=RATE_LIMITED" in str(exc)
+    assert re.search(r"request_id=[0-9a-f]{16} ", str(exc)), exc  # refused before its context: still an id
     assert f"retry after {seconds} s" in str(exc)
     status = _status(exc.extra_info)
     assert status["code"] == 14  # UNAVAILABLE, the status on the wire (grpc-go rejects a mismatch)
@@ -210,6 +215,58 @@ def test_adbc_sees_the_code_and_the_hint(gw: RunningGateway) -> None:
         assert "retry after" in str(refused.value)
     finally:
         conn.close()
+
+
+# -- the same on the database engines: the limit is the gateway's, before any engine is asked ----
+
+
+# ADBC's calls: GetSqlInfo (a GetFlightInfo) on connecting, then per statement CreatePreparedStatement
+# and GetFlightInfo (its ClosePreparedStatement is free): one connection and one statement fit in 3.
+ADBC_LIMITS = {"requests_per_minute": 3}
+
+
+def _adbc_twice(gw: RunningGateway, tenant_id: str) -> None:
+    conn = flight_sql.connect(gw.uri, db_kwargs={"username": tenant_id, "password": PASSWORD}, autocommit=True)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("select 1 as one")
+            assert cur.fetchall() == [(1,)]
+            with pytest.raises(flight_sql.Error) as refused:
+                cur.execute("select 2 as two")
+                cur.fetchall()
+        assert "RATE_LIMITED" in str(refused.value) and "retry after 20 s" in str(refused.value)
+    finally:
+        conn.close()
+
+
+def test_postgres_tenants_are_limited_alike(postgres: PostgresService, tmp_path: Path, clock: ManualClock) -> None:
+    with pg_database(postgres, "rate") as db:
+        password = db.role(f"rate_{uuid.uuid4().hex[:8]}")
+        gw = pg_gateway(tmp_path, [db.engine()], [tenant("p", db.roles[-1], password, limits=ADBC_LIMITS)], clock=clock)
+        try:
+            _adbc_twice(gw, "p")
+        finally:
+            gw.gateway.shutdown()
+
+
+def test_redshift_tenants_are_limited_alike(request: pytest.FixtureRequest, tmp_path: Path, clock: ManualClock) -> None:
+    sim = request.getfixturevalue("redshift_sim")
+    database = f"rsrate_{uuid.uuid4().hex[:8]}"
+    sim.create_database(database)
+    with sim.backend_connect(database) as conn:
+        conn.execute("CREATE USER rs_rate PASSWORD 'Rate-pass1'")
+    engine = {"name": "rs", "type": "redshift", "host": sim.host, "port": sim.port, "database": database,
+              "sslmode": "disable"}  # fmt: skip
+    gw = start_gateway(
+        tmp_path, engines=[engine], demo=False, clock=clock,
+        tenants=[{"id": "r", "engine": "rs", "db_user": "rs_rate", "db_password": "Rate-pass1",
+                  "limits": ADBC_LIMITS}],
+        users=[{"username": "r", "password_hash": hash_password(PASSWORD), "tenant": "r"}],
+    )  # fmt: skip
+    try:
+        _adbc_twice(gw, "r")
+    finally:
+        gw.gateway.shutdown()
 
 
 # -- units -------------------------------------------------------------------------------------
