@@ -26,6 +26,7 @@ from flight_gateway.app.stores import job_store, offload_target, signing_keys
 from flight_gateway.config import ConfigError, Settings
 from flight_gateway.engines.base import Engine
 from flight_gateway.engines.registry import create_embedded_engines, create_engines
+from flight_gateway.extras import import_optional
 from flight_gateway.jobs import JobHousekeeper, JobStore
 from flight_gateway.jobs.idempotency import RequestIds
 from flight_gateway.offload import Offload, OffloadSweeper
@@ -39,7 +40,7 @@ from flight_gateway.service.admission import Admission
 from flight_gateway.service.detached import DetachedJobs
 from flight_gateway.service.executor import Executor
 from flight_gateway.service.offloading import Offloading
-from flight_gateway.service.rate import RequestRates
+from flight_gateway.service.rate import RequestRates, SharedWindows
 from flight_gateway.service.streaming import BatchPump
 
 log = logging.getLogger("flight_gateway")
@@ -102,6 +103,21 @@ def _tls(settings: Settings) -> tuple[dict[str, Any], list[str]]:
     return dict(server_tls_kwargs(material)), [note]
 
 
+def _shared_rates(settings: Settings) -> SharedWindows | None:
+    """Each replica counts its calls; with a DynamoDB job store the replicas also share a count per
+    tenant and minute (docs/admission.md, Rate limits)."""
+    if settings.job_store != "dynamodb" or settings.dynamodb_table is None:
+        return None
+    windows = import_optional("flight_gateway.jobs.rate_windows", "aws", "job_store = 'dynamodb'")
+    try:
+        shared: SharedWindows = windows.DynamoRateWindows(
+            settings.dynamodb_table, region=settings.dynamodb_region, endpoint_url=settings.dynamodb_endpoint_url
+        )
+    except ValueError as exc:
+        raise ConfigError(f"dynamodb_table: {exc}") from None
+    return shared
+
+
 def build(settings: Settings, *, clock: Callable[[], float] = time.time) -> Gateway:
     """The gateway, serving. `clock` (seconds since the epoch) is the one every expiry, sweep and
     heartbeat is counted in; tests inject one they move by hand."""
@@ -146,10 +162,9 @@ def build(settings: Settings, *, clock: Callable[[], float] = time.time) -> Gate
     signer = TicketSigner([keys[active], *(key for kid, key in keys.items() if kid != active)], clock)
     offload = offload_target(settings, clock)
     sweeper = OffloadSweeper(offload, settings.offload_sweep_seconds)
-    # Per replica: each gateway process counts its own calls (docs/admission.md, Rate limits).
-    gate = rate_gate(RequestRates(clock))
     try:
         sweeper.start()  # expired results of earlier runs go before this one serves
+        gate = rate_gate(RequestRates(clock, _shared_rates(settings)))
         offloading = Offloading(
             executor, offload, default_mode=settings.offload_mode,
             threshold_bytes=settings.offload_threshold_bytes, batch_rows=settings.batch_rows,

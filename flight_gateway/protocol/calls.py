@@ -56,7 +56,7 @@ def rate_gate(rates: RequestRates) -> CallGate:
         burst = limits.requests_burst or limits.requests_per_minute
         message = (
             f"tenant {tenant.id} made more calls than its limit of {limits.requests_per_minute} per minute "
-            f"(burst {burst}) on this gateway; retry after {whole_seconds(wait)} s"
+            f"(burst {burst}); retry after {whole_seconds(wait)} s"
         )
         return CallRefusal(ErrorCode.RATE_LIMITED.name, message, wait)
 

@@ -2,8 +2,10 @@
 holding up to `requests_burst` tokens), taken once by every call that starts work.
 
 The buckets live in this process: with N replicas behind a load balancer a tenant gets up to N
-times its rate. Which calls count is the protocol's decision (`protocol/calls.py`); this module
-only counts, in the gateway's injected clock, so tests move time by hand.
+times its rate, unless a `SharedWindows` counts every replica's calls too (the DynamoDB job store's
+`jobs/rate_windows.py`: at most requests_per_minute per clock minute, all replicas together). Which
+calls count is the protocol's decision (`protocol/calls.py`); this module only counts, in the
+gateway's injected clock, so tests move time by hand.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from auth.model import Tenant
 
@@ -52,11 +55,20 @@ def whole_seconds(retry_after: float) -> int:
     return max(1, math.ceil(retry_after - 1e-6))
 
 
-class RequestRates:
-    """The token buckets of every tenant with a `requests_per_minute`, on this replica."""
+class SharedWindows(Protocol):
+    """Calls counted across replicas: None when `tenant` may make one more within `limit` this
+    window (it is counted), else the seconds until the next window."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def take(self, tenant: str, limit: int, now: float) -> float | None: ...
+
+
+class RequestRates:
+    """The token buckets of every tenant with a `requests_per_minute`, on this replica (and the
+    shared windows, when the replicas share one)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic, shared: SharedWindows | None = None) -> None:
         self._clock = clock
+        self._shared = shared
         self._buckets: dict[str, tuple[tuple[int, int | None], TokenBucket]] = {}
         self._lock = threading.Lock()
 
@@ -73,12 +85,21 @@ class RequestRates:
             if known is None or known[0] != key:  # new tenant, or its limits were changed
                 known = (key, TokenBucket.full(per_minute, burst, now))
                 self._buckets[tenant.id] = known
-            wait = known[1].take(now)
+            bucket = known[1]
+            wait = bucket.take(now)
+        scope = "replica"
+        if wait == 0.0 and self._shared is not None:
+            # Asked outside the lock: a round trip to the shared store must not serialise all calls.
+            wait, scope = self._shared.take(tenant.id, per_minute, now) or 0.0, "shared"
+            if wait:
+                with self._lock:  # refused all the same: the local token is given back
+                    bucket.tokens = min(bucket.capacity, bucket.tokens + 1.0)
         if wait == 0.0:
             return None
         log.info(
             "admission decision=refused code=RATE_LIMITED tenant=%s call=%s requests_per_minute=%d burst=%d "
-            "retry_after_s=%d",
-            tenant.id, call, per_minute, burst if burst is not None else per_minute, whole_seconds(wait),
+            "scope=%s retry_after_s=%d",
+            tenant.id, call, per_minute, burst if burst is not None else per_minute,
+            scope, whole_seconds(wait),
         )  # fmt: skip
         return wait
