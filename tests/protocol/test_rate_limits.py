@@ -18,10 +18,12 @@ from manual_clock import ManualClock
 from services import PostgresService
 
 from auth import hash_password
+from flight_gateway.errors import ErrorCode, error
 from flight_gateway.protocol import flight_actions_pb2 as wire
 from flight_gateway.protocol import flightsql_pb2 as pb
 from flight_gateway.protocol.calls import counts_against_rate
 from flight_gateway.protocol.commands import pack, unpack
+from flight_gateway.protocol.status import to_flight_error
 from flight_gateway.service.rate import TokenBucket
 
 TENANTS = [
@@ -295,3 +297,18 @@ def test_the_bucket_holds_the_burst_and_refills_at_the_rate() -> None:
 )  # fmt: skip
 def test_which_calls_count(call: str, counted: bool) -> None:
     assert counts_against_rate(call) is counted
+
+
+def test_every_error_with_a_retry_hint_carries_it_in_message_and_trailer() -> None:
+    queued = to_flight_error(error(ErrorCode.QUEUE_TIMEOUT, "waited 30 s for a slot", retry_after=2.2), "r1")
+    assert isinstance(queued, fl.FlightUnavailableError)
+    assert str(queued).startswith("waited 30 s for a slot; retry after 3 s [error_code=QUEUE_TIMEOUT request_id=r1")
+    status = _status(queued.extra_info)
+    assert status["code"] == 14
+    assert dict(_fields(status["details"]["type.googleapis.com/google.rpc.ErrorInfo"]))[1] == b"QUEUE_TIMEOUT"
+    retry = dict(_fields(status["details"]["type.googleapis.com/google.rpc.RetryInfo"]))
+    assert isinstance(retry[1], bytes) and dict(_fields(retry[1])) == {1: 3}
+    # A hint the message already gives is not repeated; an error without one has no trailer.
+    said = to_flight_error(error(ErrorCode.QUEUE_FULL, "the queue is full; retry after 5 s", retry_after=5), "r2")
+    assert str(said).count("retry after") == 1
+    assert not to_flight_error(error(ErrorCode.ENGINE_UNAVAILABLE, "down"), "r3").extra_info
