@@ -112,7 +112,9 @@ class FairPool:
             if self._closed:
                 raise RuntimeError("the pool is closed")
             self._queue.push(share, (future, lambda: fn(*args)))
-            if self._idle == 0 and self._workers < self._max:
+            # More queued than idle workers (a woken worker may not have taken its task yet): one more
+            # thread, so that a task never waits behind another's long engine call while a slot is free.
+            if len(self._queue) > self._idle and self._workers < self._max:
                 self._workers += 1
                 name = f"{self._prefix}-{self._workers}"
                 threading.Thread(target=self._work, name=name, daemon=True).start()

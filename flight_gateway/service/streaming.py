@@ -157,15 +157,25 @@ class BatchPump:
         finally:
             # A call still queued is dropped; one running is interrupted and awaited.
             if pending is not None and not pending.done() and not pending.cancel():
-                interrupt()
                 try:
-                    result = pending.result()
+                    result = self._interrupted(pending, interrupt)
                     if reader is None and isinstance(result, Opened):
                         reader = result.reader
                 except Exception:  # noqa: S110 - the engine was interrupted on purpose
                     pass
             if reader is not None:
                 reader.close()
+
+    def _interrupted(self, pending: Future[T], interrupt: Callable[[], None]) -> T:
+        """`pending`'s result once `interrupt` stopped it. Interrupted again at every poll: a worker
+        that has just taken the task may not have reached the engine yet, and an interrupt that
+        lands before the engine call starts is lost (the query would then run to its end)."""
+        while True:
+            interrupt()
+            try:
+                return pending.result(timeout=self._poll)
+            except FutureTimeout:
+                continue
 
     def _await(
         self, future: Future[T], empty: pa.RecordBatch, client_gone: Callable[[], bool]

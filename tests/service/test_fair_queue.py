@@ -246,3 +246,33 @@ def test_a_stream_stopped_while_its_read_is_queued_drops_it_without_interrupting
         gates.release_all()
         pump.close()
     assert gates.started == ["busy.1"]  # the dropped query never started
+
+
+def test_an_interrupt_that_lands_before_the_engine_call_starts_is_repeated() -> None:
+    """A worker has taken the stream's task but not yet reached the engine when the client leaves:
+    the first interrupt finds nothing to stop, so the pump interrupts again until the call ends."""
+    pump = BatchPump(1, heartbeat_seconds=3600)
+    interrupts: list[int] = []
+    cond = threading.Condition()
+    started = threading.Event()
+    schema = pa.schema([("x", pa.int64())])
+
+    def interrupt() -> None:
+        with cond:
+            interrupts.append(1)
+            cond.notify_all()
+
+    def start() -> pa.RecordBatchReader:
+        started.set()
+        with cond:  # the engine call starts only after the first interrupt was already spent
+            assert cond.wait_for(lambda: len(interrupts) >= 2, 60), "the lost interrupt was never repeated"
+        raise RuntimeError("interrupted")
+
+    try:
+        opening = pump.open(start, 10, _tenant("a"))
+        assert started.wait(60)
+        with pytest.raises(ClientGone):
+            next(pump.batches(opening, schema, interrupt, lambda: True))
+        assert len(interrupts) >= 2 and opening.done()
+    finally:
+        pump.close()
