@@ -150,7 +150,7 @@ def test_a_flooding_tenant_does_not_starve_another(case: Case) -> None:
     finally:
         for stream in streams:
             stream.leave()
-        pool.shutdown(wait=True)  # a starved query completes once the flood is gone
+        pool.shutdown(wait=False)  # a starved query completes once the flood is gone; a failure never hangs here
 
     def all_cancelled() -> bool:
         jobs = _jobs(case, sql)
