@@ -54,11 +54,12 @@ def rate_gate(rates: RequestRates) -> CallGate:
             return None
         limits = tenant.limits
         burst = limits.requests_burst or limits.requests_per_minute
+        seconds = whole_seconds(wait)  # rounded once, so the header, message and trailer agree
         message = (
             f"tenant {tenant.id} made more calls than its limit of {limits.requests_per_minute} per minute "
-            f"(burst {burst}); retry after {whole_seconds(wait)} s"
+            f"(burst {burst}); retry after {seconds} s"
         )
-        return CallRefusal(ErrorCode.RATE_LIMITED.name, message, wait)
+        return CallRefusal(ErrorCode.RATE_LIMITED.name, message, float(seconds))
 
     return gate
 

@@ -160,6 +160,7 @@ def test_counted_calls_run_out_and_refill_by_the_clock(gw: RunningGateway, clock
     with pytest.raises(fl.FlightError) as still:
         client.get_flight_info(_query("select 3 as three"), options)
     _refused(still.value, 10)
+    assert set(headers.retry_after) == {"10"}  # rounded as the message is (not 11 for 10.000000001)
     clock.advance(10)
     assert client.get_flight_info(_query("select 3 as three"), options).schema.names == ["three"]
     with pytest.raises(fl.FlightUnavailableError):
