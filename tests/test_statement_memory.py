@@ -15,7 +15,7 @@ import pytest
 from conftest import PASSWORD
 from serve_process import ServeProcess, start_serve
 
-from flight_gateway.engines.bounded_cache import ByteBoundedLru, text_bytes
+from flight_gateway.bounded_cache import ByteBoundedLru, text_bytes
 from flight_gateway.engines.duckdb.session import SHAPE_CACHE_BYTES, ShapeCache
 from flight_gateway.engines.pgwire.sql import PLACEHOLDER_CACHE_BYTES, PlaceholderRewrites
 from flight_gateway.protocol import flightsql_pb2 as pb

@@ -21,6 +21,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, SqlglotError
 
+from flight_gateway.bounded_cache import ByteBoundedLru, text_bytes
 from flight_gateway.kinds import StatementClass
 from flight_gateway.policy.pg_classify import Classified, classify
 from flight_gateway.policy.pg_keywords import TREE_KEYWORDS
@@ -31,15 +32,32 @@ from flight_gateway.policy.sql_tree import complexity, tree_classes
 # no SQL text (the Command is refused as not understood, with its own message, instead).
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
 _PLAIN = (TokenType.WORD, TokenType.QUOTED, TokenType.NUMBER, TokenType.STRING)
+# Readings by (text, dialect). sqlglot takes milliseconds for an analytical query (≈4 ms for a
+# TPC-H query, seconds for a statement near max_statement_bytes) while dashboards and prepared
+# statements send the same text again and again; a reading depends on nothing but the text.
+# Bounded by bytes: a statement may be as large as max_statement_bytes.
+READING_CACHE_BYTES = 16 << 20
+_READING_BYTES = 2_000  # a Classified with its keyword tuple and class set, roughly
+_readings: ByteBoundedLru[tuple[str, str], Classified] = ByteBoundedLru(
+    READING_CACHE_BYTES, lambda key, _: text_bytes(key[0]) + _READING_BYTES
+)
 
 
 def read_statement(sql: str, dialect: str) -> Classified:
     """`sql` classified for `dialect` ("postgres" or "redshift"); `problem` set when it is not understood."""
+    reading = _readings.get((sql, dialect))
+    if reading is None:
+        reading = _read_statement(sql, dialect)
+        _readings.put((sql, dialect), reading)
+    return reading
+
+
+def _read_statement(sql: str, dialect: str) -> Classified:
     guard = classify(sql)
     if guard.problem is not None:
         return guard
     if guard.inner is not None:  # EXPLAIN ANALYZE, PREPARE, DECLARE: what they hold runs (or will)
-        held = read_statement(sql[guard.inner :], dialect)
+        held = _read_statement(sql[guard.inner :], dialect)
         if held.problem is not None:
             return replace(guard, classes=frozenset(), problem=held.problem, readable=held.readable)
         added = held.classes - {StatementClass.QUERY}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from auth import Tenant
-from flight_gateway.engines.bounded_cache import ByteBoundedLru, text_bytes
+from flight_gateway.bounded_cache import ByteBoundedLru, text_bytes
 from flight_gateway.errors import ErrorCode, error
 from flight_gateway.kinds import StatementClass, StatementKind
 from flight_gateway.policy import check_classes, refuse_transaction_control
