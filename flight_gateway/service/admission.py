@@ -78,5 +78,6 @@ class Admission:
             check_statement_text(name or "", self._max_statement_bytes, "the ingest target's name")
 
     def refuse(self, ctx: RequestContext, sql: str, kind: StatementKind, error: GatewayError) -> None:
-        """A statement refused before it ran (bad SQL, not allowed, the gateway stopping) is still a job."""
-        self._executor.fail(self._executor.new_job(ctx, sql, kind), error)
+        """A statement refused before it ran (bad SQL, not allowed, the gateway stopping) is still a
+        job, its admission decision `refused`."""
+        self._executor.refuse(ctx, sql, kind, error)

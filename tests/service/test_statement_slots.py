@@ -6,6 +6,8 @@ and the log, and slots that are never leaked whatever happens to the statements 
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,7 +25,8 @@ from flight_gateway.jobs import Job, JobState
 from flight_gateway.protocol import flightsql_pb2 as pb
 from flight_gateway.protocol.commands import pack
 
-ENDLESS = "select count(*) as n_{} from range(100000000000) a"
+# A scan of 10^13 rows that matches nothing: runs until it is stopped.
+ENDLESS = "select count(*) as n_{} from range(10000000000000) t(r) where hash(r) = 0"
 TENANTS = [
     {"id": "busy", "limits": {"max_concurrent_statements": 2, "max_queued_statements": 2}},
     {"id": "other"},
@@ -255,3 +258,54 @@ def test_updates_take_slots_too(gw: RunningGateway) -> None:
     assert finished.state is JobState.SUCCEEDED and finished.admission == "queued"
     holders[1].cancel()
     holders[1].ended()
+
+
+# A client in a process of its own: plans the query, says so, then waits in DoGet until killed.
+_WAITING_CLIENT = """
+import sys
+import pyarrow.flight as fl
+from flight_gateway.protocol import flightsql_pb2 as pb
+from flight_gateway.protocol.commands import pack
+uri, user, password, sql = sys.argv[1:]
+client = fl.FlightClient(uri)
+options = fl.FlightCallOptions(headers=[client.authenticate_basic_token(user, password)])
+info = client.get_flight_info(fl.FlightDescriptor.for_command(pack(pb.CommandStatementQuery(query=sql))), options)
+print("planned", flush=True)
+client.do_get(info.endpoints[0].ticket, options).read_all()
+"""
+
+
+def test_a_waiting_client_that_goes_away_gives_up_its_place(gw: RunningGateway) -> None:
+    """A DoGet waiting for a slot notices its client has gone (here: killed) and leaves the queue."""
+    holders = [Statement(gw, "busy", ENDLESS.format(tag())) for _ in range(2)]
+    wait_for(_running(gw, *holders), "both slots taken")
+    sql = ENDLESS.format(tag())
+    process = subprocess.Popen(  # noqa: S603 - our own interpreter and script
+        [sys.executable, "-c", _WAITING_CLIENT, gw.uri, "busy", PASSWORD, sql],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None and process.stdout.readline().strip() == "planned"
+        job_id = _job_id(gw, "busy", sql)
+        slots = gw.gateway.executor.slots  # type: ignore[union-attr]
+        wait_for(lambda: slots.position(job_id) == 1, "the statement to wait")
+    finally:
+        process.kill()
+        process.wait(timeout=60)
+    wait_for(lambda: slots.position(job_id) is None, "the waiter to leave the queue")
+    record = wait_for(lambda: (j := _state(gw, job_id)).state.finished and j, "the job to end")
+    assert (record.state, record.error_code, record.admission) == (
+        JobState.CANCELLED, "CLIENT_DISCONNECTED", "cancelled",
+    )  # fmt: skip
+    assert slots.in_use("busy") == (2, 0)
+    for holder in holders:
+        holder.cancel()
+        holder.ended()
+
+
+def test_a_statement_the_pre_flight_refuses_is_recorded_refused(gw: RunningGateway) -> None:
+    marker = tag()
+    with gw.connect("other") as conn, conn.cursor() as cur, pytest.raises(flight_sql.Error):
+        cur.execute(f"selec 1 as x_{marker}")
+    [job] = [j for j in gw.gateway.jobs.list("other", 100) if j.sql_text is None and j.state is JobState.FAILED]
+    assert (job.admission, job.queued_ms, job.error_code) == ("refused", None, "SQL_SYNTAX")

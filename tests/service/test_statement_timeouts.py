@@ -61,10 +61,10 @@ def duckdb_case(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Case]:
     )  # fmt: skip
     yield Case(
         running, clock, "d",
-        lambda m: f"select count(*) as {m} from range(100000000000) a",
+        lambda m: f"select count(*) as {m} from range(10000000000000) t(r) where hash(r) = 0",
         # 65,536 rows (one batch) at once; then a scan of 10^13 rows that matches nothing.
         lambda m: f"select r as {m} from range(10000000000000) t(r) where r < 100000 or hash(r) = 0",
-        lambda m: f"create table {m} as select count(*) as n from range(100000000000) a",
+        lambda m: f"create table {m} as select count(*) as n from range(10000000000000) t(r) where hash(r) = 0",
     )  # fmt: skip
     _stop(running)
 
