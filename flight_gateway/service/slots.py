@@ -87,7 +87,7 @@ class StatementSlots:
                 raise error(
                     ErrorCode.QUEUE_FULL,
                     f"tenant {tenant_id} already runs {tenant.running} statements (max_concurrent_statements "
-                    f"{limit}) and {len(tenant.waiting)} wait (max_queued_statements); retry later",
+                    f"{limit}) and {len(tenant.waiting)} wait (max_queued_statements)",  # the hint follows
                     retry_after=self._hint(tenant, limit),
                 )
             waiter = _Waiter(job_id, now)
@@ -122,7 +122,7 @@ class StatementSlots:
             return error(
                 ErrorCode.QUEUE_TIMEOUT,
                 f"the statement waited {waited:.1f} s (queue_timeout_seconds) for one of tenant {tenant_id}'s "
-                f"{limit} statement slots (max_concurrent_statements); retry later, or ask for more slots",
+                f"{limit} statement slots (max_concurrent_statements); run fewer at once or ask for more slots",
                 retry_after=self._hint(tenant, limit),
             )
         return None

@@ -128,7 +128,7 @@ def test_excess_statements_wait_in_order_and_the_queue_has_a_bound(
     fifth = Statement(gw, "busy", ENDLESS.format(tag()))
     refused = fifth.ended()
     assert isinstance(refused, fl.FlightError) and "QUEUE_FULL" in str(refused), refused
-    assert "max_queued_statements" in str(refused)
+    assert "max_queued_statements" in str(refused) and "; retry after 2 s" in str(refused)
     record = _state(gw, fifth.job_id)
     assert (record.state, record.error_code, record.admission, record.queued_ms) == (
         JobState.FAILED, "QUEUE_FULL", "refused", 0,
@@ -152,6 +152,7 @@ def test_excess_statements_wait_in_order_and_the_queue_has_a_bound(
     clock.advance(30)
     timed_out = fourth.ended()
     assert isinstance(timed_out, fl.FlightError) and "QUEUE_TIMEOUT" in str(timed_out), timed_out
+    assert "retry after" in str(timed_out)
     record = _state(gw, fourth.job_id)
     assert (record.state, record.error_code, record.admission) == (JobState.FAILED, "QUEUE_TIMEOUT", "refused")
     assert record.queued_ms is not None and record.queued_ms >= 30_000
