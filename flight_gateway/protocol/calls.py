@@ -17,6 +17,7 @@ from google.protobuf import message
 
 from auth.flight import MIDDLEWARE_KEY, AuthMiddleware, CallGate, CallRefusal
 from auth.model import Principal, Tenant
+from flight_gateway.bounded_cache import ByteBoundedLru, text_bytes
 from flight_gateway.context import RequestContext
 from flight_gateway.errors import ErrorCode, GatewayError, error
 from flight_gateway.jobs.idempotency import client_request_id
@@ -30,7 +31,12 @@ T = TypeVar("T")
 # Calls that start work take one of the tenant's requests_per_minute. Not Handshake (a login), not
 # DoGet (it redeems a ticket whose GetFlightInfo was counted), not ListActions (no work), and no
 # action that closes or cancels: those free resources, and a throttled client must still stop its work.
-_COUNTED = frozenset({"LIST_FLIGHTS", "GET_FLIGHT_INFO", "POLL_FLIGHT_INFO", "GET_SCHEMA", "DO_PUT", "DO_EXCHANGE"})
+# A DoGet redeeming a query ticket already redeemed on this replica runs the statement again: that
+# one counts (`charge_redeemed_again`), or one GetFlightInfo would buy unlimited executions.
+REDEEMED_AGAIN = "DO_GET_AGAIN"
+_COUNTED = frozenset(
+    {"LIST_FLIGHTS", "GET_FLIGHT_INFO", "POLL_FLIGHT_INFO", "GET_SCHEMA", "DO_PUT", "DO_EXCHANGE", REDEEMED_AGAIN}
+)
 # DoAction is decided by its type, which only the handler knows: `run_call(..., action=type)`.
 _ACTION = "DO_ACTION:"
 _FREEING_ACTIONS = ("Close", "Cancel", "End")
@@ -62,6 +68,31 @@ def rate_gate(rates: RequestRates) -> CallGate:
         return CallRefusal(ErrorCode.RATE_LIMITED.name, message, float(seconds))
 
     return gate
+
+
+class Redeemed:
+    """Query tickets redeemed on this replica (by job id), to tell a ticket redeemed again; bounded
+    by bytes, so a ticket redeemed long ago and forgotten is redeemed again for free (rare and harmless)."""
+
+    def __init__(self, max_bytes: int = 4 << 20) -> None:
+        self._jobs: ByteBoundedLru[str, bool] = ByteBoundedLru(max_bytes, lambda job_id, _: text_bytes(job_id))
+
+    def again(self, job_id: str) -> bool:
+        """Whether the job's ticket was redeemed here before (and remember that it now was)."""
+        if self._jobs.get(job_id):
+            return True
+        self._jobs.put(job_id, True)
+        return False
+
+
+def charge_redeemed_again(call: fl.ServerCallContext) -> None:
+    """Take a token for a ticket redeemed again (it re-runs its statement); RATE_LIMITED if none is left.
+    Too late for a retry-after header (the call's headers went before its ticket was read): the
+    hint is in the message and the status details."""
+    mw: AuthMiddleware | None = call.get_middleware(MIDDLEWARE_KEY)
+    refusal = None if mw is None else mw.gate(REDEEMED_AGAIN)
+    if refusal is not None:
+        raise error(ErrorCode[refusal.code], refusal.message, retry_after=refusal.retry_after)
 
 
 class CallLiveness:

@@ -18,7 +18,14 @@ from flight_gateway.errors import ErrorCode, error
 from flight_gateway.jobs.idempotency import RequestIds
 from flight_gateway.protocol import flightsql_pb2 as pb
 from flight_gateway.protocol.actions import Actions
-from flight_gateway.protocol.calls import CallLiveness, command_of, guarded, run_call
+from flight_gateway.protocol.calls import (
+    CallLiveness,
+    Redeemed,
+    charge_redeemed_again,
+    command_of,
+    guarded,
+    run_call,
+)
 from flight_gateway.protocol.commands import pack, unpack
 from flight_gateway.protocol.info import ServerInfo
 from flight_gateway.protocol.job_results import JobResults, job_id_of
@@ -63,6 +70,7 @@ class GatewayFlightServer(fl.FlightServerBase):  # type: ignore[misc]
         self._signer = signer
         self._info = info
         self._offload = offload
+        self._redeemed = Redeemed()
         self._statements = Statements(executor, admission, signer, ticket_ttl, offload)
         self._results = JobResults(executor.jobs, offload)
         self._replays = (
@@ -138,6 +146,8 @@ class GatewayFlightServer(fl.FlightServerBase):  # type: ignore[misc]
         def run(ctx: RequestContext) -> fl.FlightDataStream:
             body = read_ticket(self._signer, ctx.tenant.id, ticket.ticket)
             if isinstance(body, QueryTicket):
+                if self._redeemed.again(body.job_id):
+                    charge_redeemed_again(context)
                 schema, result = self._executor.stream(ctx, body.job_id, body.sql, body.params, body.schema)
                 if isinstance(result, pa.Table):
                     return fl.RecordBatchStream(result)

@@ -168,6 +168,21 @@ def test_counted_calls_run_out_and_refill_by_the_clock(gw: RunningGateway, clock
     client.close()
 
 
+def test_a_ticket_redeemed_again_counts_as_the_statement_run_again(gw: RunningGateway, clock: ManualClock) -> None:
+    # Each DoGet of a query ticket runs the statement: the first is paid for by its GetFlightInfo,
+    # any later one takes a token of its own, or one GetFlightInfo would buy unlimited executions.
+    client, options, headers = _client(gw, "acme")
+    ticket = client.get_flight_info(_query("select 1 as one"), options).endpoints[0].ticket  # token 1 of 2
+    assert client.do_get(ticket, options).read_all().to_pydict() == {"one": [1]}  # paid for
+    assert client.do_get(ticket, options).read_all().to_pydict() == {"one": [1]}  # token 2 of 2
+    with pytest.raises(fl.FlightError) as refused:
+        client.do_get(ticket, options).read_all()
+    _refused(refused.value, 30)
+    clock.advance(30)
+    assert client.do_get(ticket, options).read_all().to_pydict() == {"one": [1]}
+    client.close()
+
+
 def test_closing_and_cancelling_stay_possible_when_throttled(gw: RunningGateway) -> None:
     client, options, headers = _client(gw, "acme")
     created = list(client.do_action(fl.Action("CreatePreparedStatement", pack(
