@@ -177,6 +177,7 @@ class ErrorCode(enum.Enum):
     STATEMENT_TIMEOUT = CodeFacts(_T, "the statement ran longer than the tenant's timeout")
     TICKET_EXPIRED = CodeFacts(_T, "the ticket has expired; ask for a new FlightInfo")
     CANCELLED = CodeFacts(_C, "the statement was cancelled")
+    CLIENT_DISCONNECTED = CodeFacts(_C, "the client went away (disconnected or cancelled the call) before the end")
     # -- jobs, tickets and results
     JOB_NOT_FOUND = CodeFacts(_N, "no such job for this tenant")
     JOB_FAILED = CodeFacts(_N, "the job failed, so it has no result; submit the statement again")

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from auth.model import TenantLimits
-from flight_gateway.errors import ErrorCode, GatewayError, Status, cancelled, error
+from flight_gateway.errors import ErrorCode, GatewayError, cancelled, error
 
 # How often a waiting statement looks at the clock and at its client (seconds of real time).
 SLICE_SECONDS = 0.05
@@ -117,7 +117,7 @@ class StatementSlots:
         if self._closed:
             return error(ErrorCode.SHUTTING_DOWN, "the gateway is stopping; retry on another replica")
         if gone():
-            return GatewayError(Status.CANCELLED, "CLIENT_DISCONNECTED", "the client left while the statement waited")
+            return error(ErrorCode.CLIENT_DISCONNECTED, "the client left while the statement waited for a slot")
         if waited >= limits.queue_timeout_seconds:
             return error(
                 ErrorCode.QUEUE_TIMEOUT,
