@@ -310,3 +310,28 @@ def test_a_statement_the_pre_flight_refuses_is_recorded_refused(gw: RunningGatew
         cur.execute(f"selec 1 as x_{marker}")
     [job] = [j for j in gw.gateway.jobs.list("other", 100) if j.sql_text is None and j.state is JobState.FAILED]
     assert (job.admission, job.queued_ms, job.error_code) == ("refused", None, "SQL_SYNTAX")
+
+
+def test_a_detached_job_waits_for_a_slot_like_any_statement(gw: RunningGateway) -> None:
+    """SubmitJob accepts the job at once (RUNNING: a worker holds it); the query waits for one of
+    the tenant's slots on that worker, its place shown by GetJob, and runs when one frees."""
+    holders = [Statement(gw, "busy", ENDLESS.format(tag())) for _ in range(2)]
+    wait_for(_running(gw, *holders), "both slots taken")
+    client, options = gw.flight_client("busy")
+    with client:
+        submitted = job_action(client, options, "SubmitJob", {"sql": f"select 5 as d_{tag()}"})
+        job_id = submitted["job_id"]
+        waiting = wait_for(
+            lambda: (j := job_action(client, options, "GetJob", {"job_id": job_id})).get("queue_position") == 1 and j,
+            "the detached job to wait for a slot",
+        )
+        assert waiting["state"] == "RUNNING" and waiting["admission"] is None
+        holders[0].cancel()
+        holders[0].ended()
+        done = wait_for(
+            lambda: (j := job_action(client, options, "GetJob", {"job_id": job_id}))["state"] != "RUNNING" and j,
+            "the detached job to finish",
+        )
+    assert (done["state"], done["rows"], done["admission"]) == ("SUCCEEDED", 1, "queued"), done
+    holders[1].cancel()
+    holders[1].ended()
