@@ -95,36 +95,35 @@ class StatementSlots:
             try:
                 while True:
                     waited = self._clock() - waiter.since
+                    # A statement cancelled (or left) as a slot frees must not take the slot.
+                    failure = self._left(waiter, gone)
+                    if failure is not None:
+                        raise failure
                     if tenant.running < limit and tenant.waiting[0] is waiter:
                         tenant.waiting.popleft()
                         tenant.running += 1
                         return Slot("queued", _ms(waited), self._clock())
-                    failure = self._why_leave(tenant_id, tenant, limit, limits, waiter, gone, waited)
-                    if failure is not None:
-                        raise failure
+                    if waited >= limits.queue_timeout_seconds:
+                        raise error(
+                            ErrorCode.QUEUE_TIMEOUT,
+                            f"the statement waited {waited:.1f} s (queue_timeout_seconds) for one of tenant "
+                            f"{tenant_id}'s {limit} statement slots (max_concurrent_statements); run fewer at "
+                            "once or ask for more slots",
+                            retry_after=self._hint(tenant, limit),
+                        )
                     self._changed.wait(self._slice)
             finally:
                 if waiter in tenant.waiting:
                     tenant.waiting.remove(waiter)
                     self._changed.notify_all()  # the one behind may now be the head
 
-    def _why_leave(
-        self, tenant_id: str, tenant: _Tenant, limit: int, limits: TenantLimits, waiter: _Waiter,
-        gone: Callable[[], bool], waited: float,
-    ) -> GatewayError | None:  # fmt: skip
+    def _left(self, waiter: _Waiter, gone: Callable[[], bool]) -> GatewayError | None:
         if waiter.cancelled:
             return cancelled("the statement was cancelled while it waited for a statement slot")
         if self._closed:
             return error(ErrorCode.SHUTTING_DOWN, "the gateway is stopping; retry on another replica")
         if gone():
             return error(ErrorCode.CLIENT_DISCONNECTED, "the client left while the statement waited for a slot")
-        if waited >= limits.queue_timeout_seconds:
-            return error(
-                ErrorCode.QUEUE_TIMEOUT,
-                f"the statement waited {waited:.1f} s (queue_timeout_seconds) for one of tenant {tenant_id}'s "
-                f"{limit} statement slots (max_concurrent_statements); run fewer at once or ask for more slots",
-                retry_after=self._hint(tenant, limit),
-            )
         return None
 
     def give_back(self, tenant_id: str, slot: Slot) -> None:
