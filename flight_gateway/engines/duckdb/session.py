@@ -13,8 +13,8 @@ import pyarrow as pa
 from duckdb import _seam
 
 from auth import Tenant
-from flight_gateway.engines.base import IngestTarget, StatementShape
 from flight_gateway.bounded_cache import ByteBoundedLru, text_bytes
+from flight_gateway.engines.base import IngestTarget, StatementShape
 from flight_gateway.engines.duckdb.catalog import DuckDBCatalog
 from flight_gateway.engines.duckdb.classes import statement_classes, statement_complexity
 from flight_gateway.engines.duckdb.errors import map_duckdb_error, map_stream_error
