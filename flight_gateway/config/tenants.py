@@ -37,7 +37,10 @@ class TenantLimitsConfig(BaseModel):
         default=30.0, ge=0, description="how long a statement may wait in the queue before QUEUE_TIMEOUT"
     )
     requests_per_minute: int | None = Field(
-        default=None, ge=1, description="calls that start work, per minute and replica (token bucket); RATE_LIMITED"
+        default=None,
+        ge=1,
+        description="calls that start work, per minute (token bucket per replica; all replicas together with "
+        "the DynamoDB job store); RATE_LIMITED",
     )
     requests_burst: int | None = Field(
         default=None, ge=1, description="calls allowed at once after a quiet spell; default requests_per_minute"
